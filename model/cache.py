@@ -1,0 +1,178 @@
+"""Per-frame cache of everything frozen: detector proposals + PAFPN features, frame quality and
+teacher embeddings, for one (sequence, frame span, degradation) at a time.
+
+Training on a CPU is only practical because the detector and the teacher are frozen: they run once
+per frame here, and every epoch afterwards reads their outputs from memory-mapped arrays.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from model import settings
+from model.types import Detections
+from model.video import open_frames
+
+CACHE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    """Identifies one cached rendition of a sequence span."""
+
+    sequence: str
+    first: int
+    last: int
+    preset: str | None  # None = clean (HQ)
+    seed: int
+    detector: str = "yolox_nano"
+
+    @property
+    def folder_name(self) -> str:
+        quality = "hq" if self.preset is None else f"{self.preset}-s{self.seed}"
+        return f"{self.sequence}_{self.first}-{self.last}_{quality}_{self.detector}_v{CACHE_VERSION}"
+
+
+@dataclass
+class CachedDetections:
+    """Duck-types ``model.detector.DetectorOutput`` for the tracker's ``update(detections=...)``."""
+
+    detections: Detections
+    features: list[np.ndarray]
+    scale: float
+    image_size: tuple[int, int]
+    input_size: int
+    strides: tuple[int, ...] = (8, 16, 32)
+
+
+class FrameCache:
+    """Read access to a built cache folder (memory-mapped; cheap to open)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.meta: dict[str, Any] = json.loads((folder / "meta.json").read_text())
+        self.frames: list[int] = self.meta["frames"]
+        self._index = {f: i for i, f in enumerate(self.frames)}
+        self.boxes = np.load(folder / "boxes.npy", mmap_mode="r")
+        self.scores = np.load(folder / "scores.npy", mmap_mode="r")
+        self.offsets = np.load(folder / "offsets.npy")
+        self.features = [np.load(folder / f"feat_{i}.npy", mmap_mode="r") for i in range(self.meta["num_levels"])]
+        self.quality = np.load(folder / "quality.npy")  # (N, 4): clarity, noise, contrast, q
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def position(self, frame: int) -> int:
+        return self._index[frame]
+
+    def detections(self, frame: int) -> CachedDetections:
+        i = self._index[frame]
+        lo, hi = self.offsets[i], self.offsets[i + 1]
+        return CachedDetections(
+            detections=Detections(np.array(self.boxes[lo:hi]), np.array(self.scores[lo:hi])),
+            features=[np.asarray(level[i], dtype=np.float32) for level in self.features],
+            scale=float(self.meta["scale"]),
+            image_size=tuple(self.meta["image_size"]),
+            input_size=int(self.meta["input_size"]),
+        )
+
+    def teacher(self, name: str) -> np.ndarray:
+        path = self.folder / f"teacher_{name}.npy"
+        if not path.exists():
+            raise FileNotFoundError(f"no {name} teacher embeddings in {self.folder}; build them with build_teacher_cache")
+        return np.load(path)
+
+
+def cache_root() -> Path:
+    root = settings.cache_dir() / "frames"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def build_frame_cache(
+    seq_dir: Path, key: CacheKey, detector: Any, root: Path | None = None, progress: bool = True
+) -> FrameCache:
+    """Run detector (+ degradation + quality) over the span once; reuse the folder when complete."""
+    from model.quality import assess_frame
+
+    folder = (root or cache_root()) / key.folder_name
+    if (folder / "meta.json").exists():
+        return FrameCache(folder)
+    tmp = folder.with_name(folder.name + ".partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    source = open_frames(seq_dir, key.first, key.last)
+    degrader = None
+    if key.preset is not None:
+        from model.degrade import Degrader
+
+        degrader = Degrader(preset=key.preset, seed=key.seed)
+    n = len(source)
+    boxes, scores, offsets, quality, frames = [], [], [0], [], []
+    feature_files: list[np.ndarray] | None = None
+    meta: dict[str, Any] = {}
+    for i, (number, frame) in enumerate(tqdm(source, total=n, desc=f"cache {key.folder_name}", disable=not progress)):
+        if degrader is not None:
+            frame = degrader(frame, number)
+        out = detector(frame)
+        if feature_files is None:
+            feature_files = [
+                np.lib.format.open_memmap(tmp / f"feat_{lvl}.npy", mode="w+", dtype=np.float16, shape=(n, *f.shape))
+                for lvl, f in enumerate(out.features)
+            ]
+            meta = {
+                "scale": float(out.scale),
+                "image_size": list(out.image_size),
+                "input_size": int(detector.input_size),
+                "strides": list(out.strides),
+                "num_levels": len(out.features),
+            }
+        for level, f in zip(feature_files, out.features):
+            level[i] = f.astype(np.float16)
+        boxes.append(out.detections.xyxy)
+        scores.append(out.detections.scores)
+        offsets.append(offsets[-1] + len(out.detections))
+        q = assess_frame(frame)
+        quality.append([q.clarity, q.noise, q.contrast, q.q])
+        frames.append(number)
+    assert feature_files is not None, "empty span"
+    for level in feature_files:
+        level.flush()
+    np.save(tmp / "boxes.npy", np.concatenate(boxes).astype(np.float32).reshape(-1, 4))
+    np.save(tmp / "scores.npy", np.concatenate(scores).astype(np.float32))
+    np.save(tmp / "offsets.npy", np.asarray(offsets, dtype=np.int64))
+    np.save(tmp / "quality.npy", np.asarray(quality, dtype=np.float32))
+    meta.update({"frames": frames, "key": key.__dict__, "source": str(seq_dir)})
+    (tmp / "meta.json").write_text(json.dumps(meta))
+    tmp.rename(folder)
+    return FrameCache(folder)
+
+
+def build_teacher_cache(cache: FrameCache, seq_dir: Path, teacher: Any, batch_size: int = 16, progress: bool = True) -> np.ndarray:
+    """Embed every cached frame (degraded the same way) with a frozen teacher; stored next to the cache."""
+    path = cache.folder / f"teacher_{teacher.name}.npy"
+    if path.exists():
+        return np.load(path)
+    key = cache.meta["key"]
+    degrader = None
+    if key["preset"] is not None:
+        from model.degrade import Degrader
+
+        degrader = Degrader(preset=key["preset"], seed=key["seed"])
+    embeddings, batch = [], []
+    source = open_frames(seq_dir, key["first"], key["last"])
+    for number, frame in tqdm(source, total=len(source), desc=f"teacher {teacher.name}", disable=not progress):
+        batch.append(degrader(frame, number) if degrader is not None else frame)
+        if len(batch) == batch_size:
+            embeddings.append(teacher.embed(batch).float().numpy())
+            batch = []
+    if batch:
+        embeddings.append(teacher.embed(batch).float().numpy())
+    array = np.concatenate(embeddings).astype(np.float32)
+    np.save(path, array)
+    return array
