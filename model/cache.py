@@ -8,6 +8,8 @@ per frame here, and every epoch afterwards reads their outputs from memory-mappe
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,7 +106,8 @@ def build_frame_cache(
     folder = (root or cache_root()) / key.folder_name
     if (folder / "meta.json").exists():
         return FrameCache(folder)
-    tmp = folder.with_name(folder.name + ".partial")
+    # Build in a private folder and rename at the end: concurrent builders never see half a cache.
+    tmp = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
     source = open_frames(seq_dir, key.first, key.last)
     degrader = None
@@ -149,7 +152,10 @@ def build_frame_cache(
     np.save(tmp / "quality.npy", np.asarray(quality, dtype=np.float32))
     meta.update({"frames": frames, "key": key.__dict__, "source": str(seq_dir)})
     (tmp / "meta.json").write_text(json.dumps(meta))
-    tmp.rename(folder)
+    try:
+        tmp.rename(folder)
+    except OSError:  # another process finished the same cache first
+        shutil.rmtree(tmp, ignore_errors=True)
     return FrameCache(folder)
 
 

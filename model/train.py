@@ -28,7 +28,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from model import settings
-from model.data import TRAIN_SPANS, TrainingSequence, load_sequence, mix_renditions, sample_clips
+from model.data import TRAIN_SPANS, VAL_SPAN, TrainingSequence, load_sequence, mix_renditions, sample_clips
 from model.losses import LossWeights, assign, frame_loss
 from model.tracker import QueryTrackerModel, TrackerConfig, load_checkpoint, save_checkpoint
 
@@ -60,6 +60,7 @@ class TrainConfig:
     init: str | None = None  # start from this checkpoint (e.g. the baseline for VSD-MOT)
     output: str = "runs/baseline"
     num_threads: int = 2
+    spans: tuple[tuple[str, int, int], ...] = TRAIN_SPANS  # (sequence, first, last) to train on
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
 
 
@@ -149,7 +150,7 @@ def load_training_data(cfg: TrainConfig, data_dir: Path, detector: Any, teacher:
     from model.cache import build_teacher_cache
 
     sequences = []
-    for name, first, last in TRAIN_SPANS:
+    for name, first, last in cfg.spans:
         seq_dir = data_dir / name
         if not seq_dir.is_dir():
             raise FileNotFoundError(f"training sequence {name} not found in {data_dir}")
@@ -186,7 +187,11 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
         from model.teacher import build_teacher
 
         teacher = build_teacher(cfg.teacher)
+    if rank != 0:  # let rank 0 build the frozen-feature caches once, then read them
+        dist.barrier()
     sequences = load_training_data(cfg, Path(data_dir), detector, teacher)
+    if rank == 0 and dist.is_initialized():
+        dist.barrier()
     model, distill = build_model(cfg, teacher.dim if teacher is not None else None)
     objective: nn.Module = ClipObjective(model, distill, cfg)
     if dist.is_initialized():
@@ -252,7 +257,7 @@ def _write_checkpoint(cfg: TrainConfig, model: QueryTrackerModel, log: list, sta
         "train_config": _jsonable(asdict(cfg)),
         "teacher": cfg.teacher if needs_teacher else None,
         "detector": "yolox_nano",
-        "train_spans": TRAIN_SPANS,
+        "train_spans": cfg.spans,
         "log": log,
         "train_hours": round((time.time() - started) / 3600, 3),
     }
@@ -291,12 +296,22 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
     for name in ("lr", "weight_decay", "grad_clip", "track_drop", "fp_insert"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
+    p.add_argument("--span", action="append", default=None, metavar="SEQ:FIRST:LAST",
+                   help="train on this span instead of the default split (repeatable)")
     p.add_argument("--init", default=None, help="initialise from a checkpoint (e.g. the trained baseline)")
     p.add_argument("--output", default=defaults.output)
     args = p.parse_args(argv)
     if not 0 < args.alpha < 1:
         p.error("--alpha must be in (0, 1) (eq. 15)")
     values = vars(args)
+    spans = values.pop("span")
+    if spans:
+        try:
+            values["spans"] = tuple((n, int(a), int(b)) for n, a, b in (s.rsplit(":", 2) for s in spans))
+        except ValueError:
+            p.error("--span takes SEQUENCE:FIRST:LAST, e.g. TUD-Stadtmitte:1:50")
+        if any(n == VAL_SPAN[0] and b >= VAL_SPAN[1] for n, a, b in values["spans"]):
+            p.error(f"--span overlaps the validation frames {VAL_SPAN}: never train on them")
     return TrainConfig(**values)
 
 

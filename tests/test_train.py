@@ -1,0 +1,72 @@
+"""Training: clip sampling, the split guard, and a real 2-process DistributedDataParallel run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from model.data import LQ_TRAIN_RENDITIONS, mix_renditions, sample_clips
+from model.train import parse_args
+
+
+class _Seq:
+    def __init__(self, frames: list[int]) -> None:
+        self.frames = frames
+
+
+def test_clips_have_five_evenly_spaced_frames_inside_the_span() -> None:
+    rng = np.random.default_rng(0)
+    seqs = [_Seq(list(range(1, 180))), _Seq(list(range(1, 501)))]
+    for _, frames in sample_clips(seqs, 200, 5, 10, rng):
+        steps = np.diff(frames)
+        assert len(frames) == 5 and len(set(steps)) == 1 and 1 <= steps[0] <= 10
+
+
+def test_short_sequences_shrink_the_interval() -> None:
+    clips = sample_clips([_Seq([1, 2, 3, 4, 5, 6])], 20, 5, 10, np.random.default_rng(1))
+    assert all(f[-1] <= 6 and np.diff(f).max() == 1 for _, f in clips)
+
+
+def test_mix_ratios() -> None:
+    assert mix_renditions(0) == [None]
+    assert mix_renditions(2) == [None, *LQ_TRAIN_RENDITIONS[:2]]
+    assert mix_renditions(float("inf")) == list(LQ_TRAIN_RENDITIONS)
+    with pytest.raises(ValueError):
+        mix_renditions(5)
+
+
+def test_cli_refuses_validation_frames_and_random_teachers(capsys) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--span", "PETS09-S2L1:400:600"])
+    with pytest.raises(SystemExit):
+        parse_args(["--variant", "vsd-mot", "--teacher", "random"])
+    cfg = parse_args(["--span", "TUD-Stadtmitte:1:20", "--alpha", "0.4"])
+    assert cfg.spans == (("TUD-Stadtmitte", 1, 20),) and cfg.alpha == 0.4
+
+
+@pytest.mark.slow
+def test_torchrun_two_cpu_processes(mot_dir: Path, weights_dir: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "VSDMOT_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "run"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+        "-m", "model.train", "--span", "TUD-Stadtmitte:1:24", "--lq-per-hq", "0", "--epochs", "2",
+        "--clips-per-epoch", "4", "--num-threads", "1", "--output", str(out),
+    ]
+    result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = json.loads((out / "train_log.json").read_text())
+    assert [e["epoch"] for e in log["log"]] == [1, 2]
+    assert all(np.isfinite(e["loss"]) for e in log["log"])
+    from model.tracker import load_checkpoint
+
+    model, meta = load_checkpoint(out / "checkpoint.pt")
+    assert meta["variant"] == "baseline" and [list(s) for s in meta["train_spans"]] == [["TUD-Stadtmitte", 1, 24]]
+    assert all(torch.isfinite(p).all() for p in model.parameters())
