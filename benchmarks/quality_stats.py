@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sequence", default="PETS09-S2L1", help="folder under the MOTChallenge data dir")
     parser.add_argument("--step", type=int, default=5, help="score every STEP-th frame")
-    parser.add_argument("--seed", type=int, default=0, help="degradation seed (one parameter draw per preset)")
+    parser.add_argument("--seed", type=int, default=0, help="degradation seed (one draw per preset)")
     parser.add_argument("--presets", nargs="*", default=list(PRESETS), choices=list(PRESETS))
     args = parser.parse_args(argv)
     if args.step < 1:
