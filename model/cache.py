@@ -7,10 +7,11 @@ per frame here, and every epoch afterwards reads their outputs from memory-mappe
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,20 @@ class FrameCache:
         self.scores = np.load(folder / "scores.npy", mmap_mode="r")
         self.offsets = np.load(folder / "offsets.npy")
         self.features = [np.load(folder / f"feat_{i}.npy", mmap_mode="r") for i in range(self.meta["num_levels"])]
-        self.quality = np.load(folder / "quality.npy")  # (N, 4): clarity, noise, contrast, q
+        self._quality: np.ndarray | None = None
+
+    @property
+    def quality(self) -> np.ndarray:
+        """(N, 4) clarity, noise, contrast, Q per frame, under the current quality definition.
+
+        Stored under a hash of :class:`model.quality.QualityConfig`, so changing the definition
+        recomputes it instead of silently serving stale values."""
+        if self._quality is None:
+            path = self.folder / f"quality_{quality_tag()}.npy"
+            if not path.exists():
+                _write_atomic(path, _assess_span(Path(self.meta["source"]), self.meta["key"]))
+            self._quality = np.load(path)
+        return self._quality
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -101,27 +115,18 @@ def build_frame_cache(
     seq_dir: Path, key: CacheKey, detector: Any, root: Path | None = None, progress: bool = True
 ) -> FrameCache:
     """Run detector (+ degradation + quality) over the span once; reuse the folder when complete."""
-    from model.quality import assess_frame
-
     folder = (root or cache_root()) / key.folder_name
     if (folder / "meta.json").exists():
         return FrameCache(folder)
     # Build in a private folder and rename at the end: concurrent builders never see half a cache.
     tmp = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
     tmp.mkdir(parents=True, exist_ok=True)
-    source = open_frames(seq_dir, key.first, key.last)
-    degrader = None
-    if key.preset is not None:
-        from model.degrade import Degrader
-
-        degrader = Degrader(preset=key.preset, seed=key.seed)
-    n = len(source)
+    n = len(open_frames(seq_dir, key.first, key.last))
     boxes, scores, offsets, quality, frames = [], [], [0], [], []
     feature_files: list[np.ndarray] | None = None
     meta: dict[str, Any] = {}
-    for i, (number, frame) in enumerate(tqdm(source, total=n, desc=f"cache {key.folder_name}", disable=not progress)):
-        if degrader is not None:
-            frame = degrader(frame, number)
+    rendered = _rendered_frames(seq_dir, asdict(key))
+    for i, (number, frame) in enumerate(tqdm(rendered, total=n, desc=f"cache {key.folder_name}", disable=not progress)):
         out = detector(frame)
         if feature_files is None:
             feature_files = [
@@ -140,8 +145,7 @@ def build_frame_cache(
         boxes.append(out.detections.xyxy)
         scores.append(out.detections.scores)
         offsets.append(offsets[-1] + len(out.detections))
-        q = assess_frame(frame)
-        quality.append([q.clarity, q.noise, q.contrast, q.q])
+        quality.append(_quality_row(frame))
         frames.append(number)
     assert feature_files is not None, "empty span"
     for level in feature_files:
@@ -149,7 +153,7 @@ def build_frame_cache(
     np.save(tmp / "boxes.npy", np.concatenate(boxes).astype(np.float32).reshape(-1, 4))
     np.save(tmp / "scores.npy", np.concatenate(scores).astype(np.float32))
     np.save(tmp / "offsets.npy", np.asarray(offsets, dtype=np.int64))
-    np.save(tmp / "quality.npy", np.asarray(quality, dtype=np.float32))
+    np.save(tmp / f"quality_{quality_tag()}.npy", np.asarray(quality, dtype=np.float32))
     meta.update({"frames": frames, "key": key.__dict__, "source": str(seq_dir)})
     (tmp / "meta.json").write_text(json.dumps(meta))
     try:
@@ -159,26 +163,54 @@ def build_frame_cache(
     return FrameCache(folder)
 
 
-def build_teacher_cache(cache: FrameCache, seq_dir: Path, teacher: Any, batch_size: int = 16, progress: bool = True) -> np.ndarray:
-    """Embed every cached frame (degraded the same way) with a frozen teacher; stored next to the cache."""
-    path = cache.folder / f"teacher_{teacher.name}.npy"
-    if path.exists():
-        return np.load(path)
-    key = cache.meta["key"]
+def quality_tag() -> str:
+    from model.quality import QualityConfig
+
+    return hashlib.sha256(json.dumps(asdict(QualityConfig()), sort_keys=True).encode()).hexdigest()[:10]
+
+
+def _quality_row(frame: np.ndarray) -> list[float]:
+    from model.quality import assess_frame
+
+    q = assess_frame(frame)
+    return [q.clarity, q.noise, q.contrast, q.q]
+
+
+def _rendered_frames(seq_dir: Path, key: dict[str, Any]):
+    """The span's frames as the cache saw them (degraded with the same preset and seed)."""
     degrader = None
     if key["preset"] is not None:
         from model.degrade import Degrader
 
         degrader = Degrader(preset=key["preset"], seed=key["seed"])
+    for number, frame in open_frames(seq_dir, key["first"], key["last"]):
+        yield number, degrader(frame, number) if degrader is not None else frame
+
+
+def _assess_span(seq_dir: Path, key: dict[str, Any]) -> np.ndarray:
+    return np.asarray([_quality_row(frame) for _, frame in _rendered_frames(seq_dir, key)], dtype=np.float32)
+
+
+def _write_atomic(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def build_teacher_cache(cache: FrameCache, seq_dir: Path, teacher: Any, batch_size: int = 16, progress: bool = True) -> np.ndarray:
+    """Embed every cached frame (degraded the same way) with a frozen teacher; stored next to the cache."""
+    path = cache.folder / f"teacher_{teacher.name}.npy"
+    if path.exists():
+        return np.load(path)
     embeddings, batch = [], []
-    source = open_frames(seq_dir, key["first"], key["last"])
-    for number, frame in tqdm(source, total=len(source), desc=f"teacher {teacher.name}", disable=not progress):
-        batch.append(degrader(frame, number) if degrader is not None else frame)
+    frames = _rendered_frames(seq_dir, cache.meta["key"])
+    for _, frame in tqdm(frames, total=len(cache), desc=f"teacher {teacher.name}", disable=not progress):
+        batch.append(frame)
         if len(batch) == batch_size:
             embeddings.append(teacher.embed(batch).float().numpy())
             batch = []
     if batch:
         embeddings.append(teacher.embed(batch).float().numpy())
     array = np.concatenate(embeddings).astype(np.float32)
-    np.save(path, array)
+    _write_atomic(path, array)
     return array
