@@ -29,7 +29,7 @@ def score_condition(frames: list[tuple[int, np.ndarray]], degrader: Degrader | N
     """(N, 4) clarity, noise, contrast, Q of each frame, degraded first when a degrader is given."""
     rows = []
     for number, frame in frames:
-        image = frame if degrader is None else degrader(frame, number - 1)
+        image = frame if degrader is None else degrader(frame, number)
         scores = assess_frame(image)
         rows.append([getattr(scores, c) for c in COLUMNS])
     return np.array(rows)
