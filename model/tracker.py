@@ -41,6 +41,9 @@ class TrackerConfig:
     keep_threshold: float = 0.5  # track query below this is lost for the frame
     miss_tolerance: int = 20  # frames a lost track is kept before removal
     duplicate_iou: float | None = 0.8  # a new-born box overlapping a visible track this much is a duplicate
+    track_nms_iou: float | None = 0.7  # two visible tracks this close follow one person: the weaker is lost
+    snap_iou: float | None = None  # a visible track adopts its best-overlapping proposal's box above this IoU
+    snap_min_score: float = 0.3  # only proposals at least this confident are snapped to
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrackerConfig:
@@ -267,6 +270,8 @@ class Tracker:
                 track.misses += 1
                 if track.misses <= cfg.miss_tolerance:
                     survivors.append(track)
+        self._suppress_duplicate_tracks([t for t in survivors if t.misses == 0])
+        self._snap_to_proposals([t for t in survivors if t.misses == 0], proposals, scale, input_size)
         visible_boxes = np.array([t.box for t in survivors if t.misses == 0]).reshape(-1, 4)
         newborn = [j for j in range(nt, len(scores)) if scores[j] >= cfg.new_track_threshold]
         newborn.sort(key=lambda j: -scores[j])
@@ -296,6 +301,42 @@ class Tracker:
             scores=np.array([t.score for t in visible]),
             ids=np.array([t.track_id for t in visible]),
         )
+
+    def _snap_to_proposals(self, visible: list[_Track], proposals: Any, scale: float, input_size: int) -> None:
+        """Optional box refinement: the decoder keeps identity and score, but where a confident
+        detector box overlaps a track one-to-one above ``snap_iou``, the track takes that box (the
+        detector localises better than our small CPU-trained decoder)."""
+        cfg = self.config
+        if cfg.snap_iou is None or not visible or not len(proposals):
+            return
+        strong = proposals[proposals.scores >= cfg.snap_min_score]
+        if not len(strong):
+            return
+        from scipy.optimize import linear_sum_assignment
+
+        iou = box_iou_numpy(np.stack([t.box for t in visible]), strong.xyxy)
+        rows, cols = linear_sum_assignment(-iou)
+        model_boxes = to_model_boxes(strong.xyxy, scale, input_size)
+        for r, c in zip(rows, cols):
+            if iou[r, c] >= cfg.snap_iou:
+                visible[r].box = strong.xyxy[c].copy()
+                visible[r].anchor = model_boxes[c]
+
+    def _suppress_duplicate_tracks(self, visible: list[_Track]) -> None:
+        """Greedy NMS over visible tracks: when two track queries converge on one person, the one
+        with the lower score (ties: the younger track) counts as a miss this frame."""
+        iou_limit = self.config.track_nms_iou
+        if iou_limit is None or len(visible) < 2:
+            return
+        order = sorted(visible, key=lambda t: (-t.score, t.track_id))
+        boxes = np.stack([t.box for t in order])
+        iou = box_iou_numpy(boxes, boxes)
+        kept: list[int] = []
+        for i, track in enumerate(order):
+            if any(iou[i, k] >= iou_limit for k in kept):
+                track.misses = 1
+            else:
+                kept.append(i)
 
     def _assess(self, frame: np.ndarray) -> Any:
         if self._quality is None:
