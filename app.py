@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
 import uvicorn
 
+from app.config import AppConfig
 from app.server import create_app
 
 
 def main() -> None:
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    uvicorn.run(create_app(), host=os.environ.get("HOST", "0.0.0.0"), port=int(os.environ.get("PORT", "7860")))
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = AppConfig.from_env()
+    uvicorn.run(create_app(config), host=config.host, port=config.port)
 
 
 if __name__ == "__main__":

@@ -1,30 +1,55 @@
-"""FastAPI application factory.
+"""FastAPI application factory: models, job pool, REST routes and the Gradio UI in one process.
 
-The tracker-backed routes (``POST /track``, jobs) and the Gradio UI are mounted here once the
-tracker runtime exists; until then the service starts, answers ``/health`` and says what is missing.
+Order matters: Gradio mounted at "/" catches every path, so the API routes are registered before
+the mount (routes added after it would answer 404).
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.responses import HTMLResponse
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from fastapi import FastAPI
+
+from app.api import MULTIPART_SLACK_BYTES, UPLOAD_ROUTES, build_router
+from app.config import AppConfig
+from app.errors import install_error_handlers
+from app.jobs import JobManager
+from app.service import TrackingService
+from app.upload_limit import UploadSizeLimit
 from model import __version__
 
+DESCRIPTION = """Multi-object tracking of people in low-quality video: the baseline query tracker and
+VSD-MOT (student + DSWR), side by side on the same detector output.
 
-def create_app() -> FastAPI:
-    app = FastAPI(title="VSD-MOT", version=__version__, description="Multi-object tracking in low-quality video")
+`POST /track` answers with the tracks directly; `POST /jobs` queues a clip, renders the
+side-by-side video and reports progress. Errors are JSON `{"error": code, "detail": sentence}`.
+The web UI is at `/`."""
 
-    @app.get("/health")
-    def health() -> dict:
-        return {"status": "ok", "version": __version__}
 
-    @app.get("/", response_class=HTMLResponse)
-    def index() -> str:
-        return (
-            "<html><head><title>VSD-MOT</title></head><body><h1>VSD-MOT</h1>"
-            "<p>The tracking demo is being built; the service is up. See <a href='/docs'>/docs</a>.</p>"
-            "</body></html>"
-        )
+def create_app(config: AppConfig | None = None) -> FastAPI:
+    """Build the whole service; loads the detector and tracker weights once, here."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
 
-    return app
+    from app.ui import build_ui
+
+    config = config or AppConfig.from_env()
+    service = TrackingService(config)
+    jobs = JobManager(config.jobs_dir, config.workers, config.max_queued, config.job_ttl_s)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        jobs.shutdown()
+
+    app = FastAPI(title="VSD-MOT", version=__version__, description=f"{DESCRIPTION}\n\nLimits: {config.limits_text()}",
+                  lifespan=lifespan)
+    app.state.config, app.state.service, app.state.jobs = config, service, jobs
+    install_error_handlers(app)
+    app.add_middleware(UploadSizeLimit, limit_bytes=config.max_upload_bytes + MULTIPART_SLACK_BYTES,
+                       paths=UPLOAD_ROUTES, limit_text=f"{config.max_upload_mb} MB")
+    app.include_router(build_router(service, jobs, config))
+    return gr.mount_gradio_app(app, build_ui(service, jobs, config), path="/",
+                               max_file_size=f"{config.max_upload_mb}mb", show_error=True)

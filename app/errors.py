@@ -1,0 +1,154 @@
+"""Every error a user can cause, and the one place that turns errors into JSON answers.
+
+Why one module: the API promises ``{"error": <code>, "detail": <sentence>}`` with a 4xx status for
+anything the caller can fix (bad file, unknown option, clip too long, model missing). Routes and
+the service raise :class:`AppError` subclasses or the library's own exceptions; the handlers here
+map both, so no stack trace from deep inside ever reaches a user.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from model.track import CheckpointMissingError
+from model.video import UnreadableVideoError
+
+log = logging.getLogger("app")
+
+
+class ErrorBody(BaseModel):
+    """The body of every non-2xx answer."""
+
+    error: str
+    detail: str
+
+
+class AppError(Exception):
+    """A failure the caller can understand and usually fix; ``status`` is the HTTP code."""
+
+    status: int = 400
+    code: str = "bad_request"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class BadOptionError(AppError):
+    status, code = 422, "bad_option"
+
+
+class UnsupportedFileError(AppError):
+    status, code = 415, "unsupported_file"
+
+
+class UnreadableFileError(AppError):
+    status, code = 422, "unreadable_video"
+
+
+class ClipTooLongError(AppError):
+    status, code = 422, "clip_too_long"
+
+
+class UploadTooLargeError(AppError):
+    status, code = 413, "upload_too_large"
+
+
+class ModelUnavailableError(AppError):
+    status, code = 409, "model_unavailable"
+
+
+class JobNotFoundError(AppError):
+    status, code = 404, "job_not_found"
+
+
+class JobNotReadyError(AppError):
+    status, code = 409, "job_not_ready"
+
+
+class QueueFullError(AppError):
+    status, code = 429, "queue_full"
+
+
+class JobFailedError(AppError):
+    """A job's stored failure, re-raised with the status it had when it happened."""
+
+    def __init__(self, detail: str, status: int | None, code: str | None) -> None:
+        super().__init__(detail)
+        self.status, self.code = status or 500, code or "internal_error"
+
+
+def as_app_error(exc: BaseException) -> AppError | None:
+    """The user-facing form of a library exception, or None for a genuine server fault."""
+    if isinstance(exc, AppError):
+        return exc
+    if isinstance(exc, CheckpointMissingError):
+        return ModelUnavailableError(str(exc))
+    if isinstance(exc, UnreadableVideoError):
+        return UnreadableFileError(f"{exc}. Upload a video (mp4, avi, mov, webm, mkv) or an animated GIF.")
+    return None
+
+
+def error_response(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content=ErrorBody(error=code, detail=detail).model_dump())
+
+
+# Documented in OpenAPI for every route that can answer with them.
+COMMON_ERRORS = {
+    422: {"model": ErrorBody, "description": "An option is invalid, or the file cannot be decoded, or the clip is too long."},
+    500: {"model": ErrorBody, "description": "A server fault; the detail says where to look."},
+}
+UPLOAD_ERRORS = {
+    **COMMON_ERRORS,
+    409: {"model": ErrorBody, "description": "The requested tracker has no trained checkpoint on this server."},
+    413: {"model": ErrorBody, "description": "The upload is larger than the server's limit (see GET /health)."},
+    415: {"model": ErrorBody, "description": "The file type is not a supported video or GIF."},
+    429: {"model": ErrorBody, "description": "Too many jobs are waiting; try again later."},
+}
+JOB_ERRORS = {404: {"model": ErrorBody, "description": "No such job, or it expired and was cleaned up."}}
+
+
+def _validation_sentence(exc: RequestValidationError) -> str:
+    parts = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path", "form"))
+        parts.append(f"{where or 'request'}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts) + ". See /docs for the accepted values."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the JSON error handlers on ``app``."""
+
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.detail)
+
+    @app.exception_handler(CheckpointMissingError)
+    @app.exception_handler(UnreadableVideoError)
+    async def _library_error(_: Request, exc: Exception) -> JSONResponse:
+        mapped = as_app_error(exc) or AppError(str(exc))
+        return error_response(mapped.status, mapped.code, mapped.detail)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "bad_option", _validation_sentence(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 413:  # raised by app.upload_limit while the body streams in
+            return error_response(413, UploadTooLargeError.code, str(exc.detail))
+        return error_response(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        mapped = as_app_error(exc)
+        if mapped is not None:
+            return error_response(mapped.status, mapped.code, mapped.detail)
+        log.exception("unhandled error")
+        return error_response(500, "internal_error", f"internal error ({type(exc).__name__}); see the server log")

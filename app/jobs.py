@@ -1,0 +1,284 @@
+"""Tracking jobs: a bounded worker pool in front of the service, with results kept on disk.
+
+Why jobs: tracking a clip takes seconds to minutes on a CPU, longer than a browser or proxy waits
+on one request. Every request (``POST /jobs``, the synchronous ``POST /track`` and the UI) becomes
+a job here, so the number of clips tracked at once is bounded by ``workers`` whatever the entry
+point, waiting work sees its queue position, and a browser that reloads can find its job again.
+Each job owns a folder ``<root>/<id>/`` holding ``status.json`` and its result files; finished
+folders are deleted ``ttl_s`` after they finish, and a restart marks unfinished ones as failed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from app.errors import JobNotFoundError, QueueFullError, as_app_error
+
+log = logging.getLogger("app")
+
+JOB_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
+STATUS_FILE = "status.json"
+RESULT_FILE = "result.json"
+PERSIST_EVERY_S = 1.0  # progress is written to disk at most this often
+
+ProgressFn = Callable[[int, int], None]
+Work = Callable[[Path, ProgressFn], dict[str, Any]]
+
+
+def eta_seconds(frames_done: int, frames_total: int, elapsed_s: float) -> float | None:
+    """Seconds left if the remaining frames go at the rate of the finished ones; None before any."""
+    if frames_done <= 0 or elapsed_s <= 0:
+        return None
+    return max(0.0, elapsed_s / frames_done * (frames_total - frames_done))
+
+
+@dataclass
+class Job:
+    """One job's state, as stored in ``status.json``."""
+
+    id: str
+    state: str = "queued"  # queued -> running -> done | failed
+    frames_done: int = 0
+    frames_total: int = 0
+    error: str | None = None
+    error_status: int | None = None  # the HTTP status the error maps to (4xx: the caller's to fix)
+    error_code: str | None = None
+    created_at: float = 0.0
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("done", "failed")
+
+
+class JobManager:
+    """Runs submitted work on ``workers`` threads; at most ``max_queued`` jobs wait beyond idle workers."""
+
+    def __init__(
+        self, root: Path, workers: int = 1, max_queued: int = 8, ttl_s: float = 3600,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be at least 1, got {workers}")
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.workers, self.max_queued, self.ttl_s, self.clock = workers, max_queued, ttl_s, clock
+        self._jobs: dict[str, Job] = {}
+        self._work: dict[str, Work] = {}
+        self._done_events: dict[str, threading.Event] = {}
+        self._queue: deque[str] = deque()
+        self._idle = 0
+        self._lock = threading.Condition()
+        self._stopping = threading.Event()
+        self._last_persist: dict[str, float] = {}
+        self._recover()
+        self._threads = [threading.Thread(target=self._worker, name=f"job-worker-{i}", daemon=True) for i in range(workers)]
+        self._threads.append(threading.Thread(target=self._janitor, name="job-janitor", daemon=True))
+        for thread in self._threads:
+            thread.start()
+
+    # ------------------------------------------------------------------------------ public
+
+    def new_job(self) -> tuple[str, Path]:
+        """Reserve an id and its folder (the upload is saved there before :meth:`submit`)."""
+        job_id = uuid.uuid4().hex
+        folder = self.root / job_id
+        folder.mkdir(parents=True)
+        return job_id, folder
+
+    def submit(self, job_id: str, work: Work, frames_total: int) -> Job:
+        """Queue ``work(folder, progress)``; raises QueueFullError when too many jobs wait."""
+        with self._lock:
+            if len(self._queue) >= self.max_queued + self._idle:
+                self._discard(job_id)  # the caller's upload goes with the refusal
+                raise QueueFullError(
+                    f"{len(self._queue)} jobs are already waiting (limit {self.max_queued}): try again in a minute"
+                )
+            job = Job(job_id, frames_total=frames_total, created_at=self.clock())
+            self._jobs[job_id] = job
+            self._work[job_id] = work
+            self._done_events[job_id] = threading.Event()
+            self._queue.append(job_id)
+            self._persist(job, force=True)
+            self._lock.notify()
+        return job
+
+    def get(self, job_id: str) -> Job:
+        if not JOB_ID_PATTERN.match(job_id or ""):
+            raise JobNotFoundError(f"no job {job_id!r}: job ids are 32 hex characters from POST /jobs")
+        with self._lock:
+            job = self._jobs.get(job_id)
+        if job is None:
+            raise JobNotFoundError(f"no job {job_id}: it never existed or its results expired and were deleted")
+        return job
+
+    def folder(self, job_id: str) -> Path:
+        self.get(job_id)
+        return self.root / job_id
+
+    def queue_position(self, job_id: str) -> int | None:
+        """1 = the next job to start; None once it runs or has finished."""
+        with self._lock:
+            try:
+                return self._queue.index(job_id) + 1
+            except ValueError:
+                return None
+
+    def eta(self, job: Job) -> float | None:
+        """Seconds left: 0 once finished, None while queued or before the first frame."""
+        if job.finished:
+            return 0.0
+        if job.started_at is None:
+            return None
+        return eta_seconds(job.frames_done, job.frames_total, self.clock() - job.started_at)
+
+    def expires_at(self, job: Job) -> float | None:
+        return None if job.finished_at is None else job.finished_at + self.ttl_s
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """Block until the job finishes (or ``timeout`` seconds pass) and return it."""
+        self.get(job_id)
+        event = self._done_events.get(job_id)
+        if event is not None:
+            event.wait(timeout)
+        return self.get(job_id)
+
+    def result(self, job_id: str) -> dict[str, Any]:
+        return json.loads((self.folder(job_id) / RESULT_FILE).read_text())
+
+    def counts(self) -> dict[str, int]:
+        with self._lock:
+            states = [j.state for j in self._jobs.values()]
+        return {"queued": states.count("queued"), "running": states.count("running")}
+
+    def cleanup(self) -> list[str]:
+        """Delete finished jobs older than the TTL (and stray folders); return the removed ids."""
+        now = self.clock()
+        removed = []
+        with self._lock:
+            for job_id, job in list(self._jobs.items()):
+                if job.finished and job.finished_at is not None and now >= job.finished_at + self.ttl_s:
+                    self._discard(job_id)
+                    removed.append(job_id)
+            known = set(self._jobs)
+        for folder in self.root.iterdir():
+            stray = folder.is_dir() and folder.name not in known and JOB_ID_PATTERN.match(folder.name)
+            if stray and now >= folder.stat().st_mtime + self.ttl_s:  # e.g. an upload that was refused
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder.name)
+        return removed
+
+    def discard(self, job_id: str) -> None:
+        """Forget a job and delete its folder (e.g. an upload that failed validation)."""
+        with self._lock:
+            self._discard(job_id)
+
+    def shutdown(self) -> None:
+        self._stopping.set()
+        with self._lock:
+            self._lock.notify_all()
+
+    # ------------------------------------------------------------------------------ internals
+
+    def _discard(self, job_id: str) -> None:
+        self._jobs.pop(job_id, None)
+        self._work.pop(job_id, None)
+        self._done_events.pop(job_id, None)
+        self._last_persist.pop(job_id, None)
+        shutil.rmtree(self.root / job_id, ignore_errors=True)
+
+    def _persist(self, job: Job, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_persist.get(job.id, 0.0) < PERSIST_EVERY_S:
+            return
+        self._last_persist[job.id] = now
+        folder = self.root / job.id
+        if not folder.is_dir():
+            return
+        tmp = folder / (STATUS_FILE + ".tmp")
+        tmp.write_text(json.dumps(asdict(job)))
+        tmp.replace(folder / STATUS_FILE)
+
+    def _recover(self) -> None:
+        """Reload jobs left by a previous run; unfinished ones can never finish now."""
+        for status in self.root.glob(f"*/{STATUS_FILE}"):
+            try:
+                job = Job(**json.loads(status.read_text()))
+            except (ValueError, TypeError):
+                continue
+            if not job.finished:
+                job.state, job.error, job.finished_at = "failed", "interrupted by a server restart: submit it again", self.clock()
+                self._persist(job, force=True)
+            self._jobs[job.id] = job
+            event = threading.Event()
+            event.set()
+            self._done_events[job.id] = event
+
+    def _worker(self) -> None:
+        while not self._stopping.is_set():
+            with self._lock:
+                self._idle += 1
+                while not self._queue and not self._stopping.is_set():
+                    self._lock.wait()
+                self._idle -= 1
+                if self._stopping.is_set():
+                    return
+                job_id = self._queue.popleft()
+                job, work = self._jobs[job_id], self._work.pop(job_id)
+                job.state, job.started_at = "running", self.clock()
+                self._persist(job, force=True)
+            self._run(job, work)
+
+    def _run(self, job: Job, work: Work) -> None:
+        folder = self.root / job.id
+
+        def progress(done: int, total: int) -> None:
+            job.frames_done, job.frames_total = done, total
+            self._persist(job)
+
+        state, error, status, code = "failed", "interrupted while running", 500, "internal_error"
+        try:
+            result = work(folder, progress)
+            tmp = folder / (RESULT_FILE + ".tmp")
+            tmp.write_text(json.dumps(result))
+            tmp.replace(folder / RESULT_FILE)
+            state, error, status, code = "done", None, None, None
+        except Exception as exc:  # a job must always end in a state, whatever went wrong
+            mapped = as_app_error(exc)
+            if mapped is None:
+                log.exception("job %s failed", job.id)
+            state = "failed"
+            error = mapped.detail if mapped else f"internal error ({type(exc).__name__}: {exc}); see the server log"
+            status, code = (mapped.status, mapped.code) if mapped else (500, "internal_error")
+        finally:
+            for leftover in folder.glob("upload*"):  # the upload is not needed once tracked
+                leftover.unlink(missing_ok=True)
+            with self._lock:
+                # Readers look at ``state`` without the lock: set it last, so a job that reads
+                # as finished always has its finish time and error in place.
+                job.finished_at, job.error, job.error_status, job.error_code = self.clock(), error, status, code
+                job.state = state
+                self._persist(job, force=True)
+            event = self._done_events.get(job.id)
+            if event is not None:
+                event.set()
+
+    def _janitor(self) -> None:
+        period = min(60.0, max(1.0, self.ttl_s / 4))
+        while not self._stopping.wait(period):
+            try:
+                self.cleanup()
+            except OSError:
+                log.exception("job cleanup failed")

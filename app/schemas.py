@@ -1,0 +1,142 @@
+"""The JSON shapes of the API, as pydantic models so ``/docs`` documents every field.
+
+Why separate from the service: the service builds plain dicts (also written to disk as
+``result.json``); these models are the contract those dicts are checked against on the way out.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+TRACK_COLUMNS = ["frame", "id", "x", "y", "w", "h", "score"]
+
+
+class FrameRecord(BaseModel):
+    """What one frame looked like to the trackers (after any degradation)."""
+
+    frame: int = Field(description="1-based frame number in the upload")
+    quality: float = Field(description="frame quality Q in [0, 1], lower = worse (DSWR's input)")
+    clarity: float = Field(description="clarity part of Q in [0, 1]")
+    noise: float = Field(description="noise part of Q in [0, 1]; higher = noisier")
+    contrast: float = Field(description="contrast part of Q in [0, 1]")
+    semantic_weight: float | None = Field(
+        description="DSWR's semantic weight w for this frame; null where VSD-MOT with DSWR did not run"
+    )
+    track_count: dict[str, int] = Field(description="visible tracks in this frame, per variant that ran")
+
+
+class VariantSummary(BaseModel):
+    """Totals for one tracker over the processed frames."""
+
+    rows: int = Field(description="number of box rows (one per visible track per frame)")
+    ids: int = Field(description="number of distinct identities")
+    fps: float = Field(description="frames per second of detector + this tracker (shared decode excluded)")
+    tracker_ms_mean: float = Field(description="mean per-frame time of this tracker, detector excluded")
+
+
+class VariantMeta(BaseModel):
+    """Which model produced a variant's tracks, or why it could not run."""
+
+    available: bool
+    reason: str | None = Field(None, description="why the variant is unavailable (null when available)")
+    checkpoint: str | None = Field(None, description="checkpoint file name")
+    sha256: str | None = Field(None, description="sha256 of the checkpoint file")
+    teacher: str | None = Field(None, description="teacher used in training (null: none, e.g. the baseline)")
+    trained_on: list[str] | None = Field(None, description="training spans as 'SEQUENCE:first-last'")
+    student: bool | Literal["not applicable"] | None = Field(None, description="student on/off (VSD-MOT only)")
+    dswr: bool | Literal["not applicable"] | None = Field(None, description="DSWR on/off (VSD-MOT only)")
+
+
+class DetectorMeta(BaseModel):
+    name: str
+    sha256: str | None
+
+
+class SourceMeta(BaseModel):
+    filename: str
+    width: int
+    height: int
+    num_frames: int = Field(description="frames in the upload")
+
+
+class TrackMeta(BaseModel):
+    """How the answer was produced."""
+
+    detector: DetectorMeta
+    models: dict[str, VariantMeta] = Field(description="per variant requested: model identity or why missing")
+    device: str
+    torch_threads: int
+    fps: float = Field(description="frame rate of the upload")
+    frames_processed: int
+    elapsed_s: float = Field(description="wall time of decode + degrade + track + render")
+    degrade: str
+    seed: int
+    source: SourceMeta
+
+
+class TrackResult(BaseModel):
+    """``POST /track`` (``output=json``) and ``GET /jobs/{id}/result``."""
+
+    columns: list[str] = Field(TRACK_COLUMNS, description="meaning of each track row")
+    tracks: dict[str, list[list[int | float]]] = Field(
+        description="per variant that ran: rows [frame, id, x, y, w, h, score]; ids restart at 1 per request"
+    )
+    unavailable: dict[str, str] = Field(description="variants requested but not run, with the reason")
+    frames: list[FrameRecord]
+    summary: dict[str, VariantSummary]
+    meta: TrackMeta
+
+
+class JobProgress(BaseModel):
+    frames_done: int
+    frames_total: int
+    eta_s: float | None = Field(description="estimated seconds left; null until the first frames are done")
+
+
+class JobStatus(BaseModel):
+    """``POST /jobs`` and ``GET /jobs/{id}``."""
+
+    id: str
+    state: Literal["queued", "running", "done", "failed"]
+    queue_position: int | None = Field(description="1 = next to start; null once running or finished")
+    progress: JobProgress
+    error: str | None = Field(description="what went wrong (state 'failed')")
+    created_at: float
+    finished_at: float | None
+    expires_at: float | None = Field(description="when the results are deleted (unix time)")
+    links: dict[str, str] = Field(description="where to poll and fetch the results")
+
+
+class VariantStatus(BaseModel):
+    loaded: bool
+    reason: str | None
+    checkpoint: str
+    sha256: str | None = None
+    teacher: str | None = None
+    trained_on: list[str] | None = None
+    switches: dict[str, bool] | None = Field(None, description="student/DSWR settings it was trained with")
+
+
+class ModelsStatus(BaseModel):
+    """``GET /models``: what is loaded, what is missing and why."""
+
+    detector: DetectorMeta | None
+    detector_error: str | None
+    variants: dict[str, VariantStatus]
+
+
+class Limits(BaseModel):
+    max_upload_mb: int
+    max_frames: int
+    upload_types: list[str]
+    job_ttl_s: int
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+    ready: bool = Field(description="at least one tracker can run")
+    limits: Limits
+    jobs: dict[str, int] = Field(description="jobs queued and running now")

@@ -1,0 +1,127 @@
+"""End to end in a real browser: ``python app.py`` in a subprocess, Debian's Chromium driven by Playwright.
+
+Upload a real clip, run both trackers, and check what a person would see: two videos that the
+browser can actually decode (``videoWidth > 0``), the quality/weight plot, the summary numbers and
+the downloads; then reload and check the page finds its job again. A screenshot is saved to
+``test-artifacts/``. Skips with the reason when Chromium, Playwright, the checkpoint or the clips
+are missing (``.ci/run`` installs Chromium).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.test_api import CLIP, baseline_checkpoint_or_skip, build_plumbing_vsd_checkpoint
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FRAMES = 10
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.shared]
+
+
+def chromium_or_skip() -> str:
+    for name in ("chromium", "chromium-browser"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("no system Chromium: apt-get install chromium chromium-driver (.ci/run does)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(videos_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``python app.py`` exactly as a newcomer runs it, on a free local port."""
+    chromium_or_skip()
+    pytest.importorskip("playwright.sync_api", reason="python playwright not installed (requirements-dev.txt)")
+    baseline = baseline_checkpoint_or_skip()
+    tmp = tmp_path_factory.mktemp("browser")
+    vsd = build_plumbing_vsd_checkpoint(baseline, tmp / "vsd_plumbing.pt")
+    port = free_port()
+    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "VSDMOT_BASELINE_CHECKPOINT": str(baseline),
+           "VSDMOT_VSDMOT_CHECKPOINT": str(vsd), "VSDMOT_JOBS_DIR": str(tmp / "jobs"),
+           "VSDMOT_VIDEOS_DIR": str(videos_dir), "GRADIO_ANALYTICS_ENABLED": "False",
+           "GRADIO_TEMP_DIR": str(tmp / "gradio")}
+    log = (tmp / "server.log").open("w")
+    process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"python app.py exited with {process.returncode}:\n{(tmp / 'server.log').read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"server did not answer /health in 120 s:\n{(tmp / 'server.log').read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def test_track_a_clip_in_the_browser_and_see_both_trackers(server: str, videos_dir: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1700})
+            page.goto(server + "/")
+            page.wait_for_selector("#run", timeout=60_000)
+            assert "Uploads up to" in page.locator("#limits").inner_text()  # limits shown up front
+            assert "Baseline" in page.locator("#model-status").inner_text()
+
+            page.set_input_files("#clip input[type=file]", str(videos_dir / CLIP))
+            page.wait_for_selector(f"#clip :text('{CLIP}')", timeout=30_000)
+            frames = page.locator("#max-frames input[type=number]")
+            frames.fill(str(FRAMES))
+            frames.press("Enter")
+            page.locator("#run").click()
+
+            for video in ("#video-baseline video", "#video-vsdmot video"):
+                page.wait_for_selector(video, timeout=180_000)
+                page.wait_for_function(f"document.querySelector('{video}').videoWidth > 0", timeout=30_000)
+            page.wait_for_selector("#quality-plot .js-plotly-plot", timeout=30_000)
+            assert "semantic weight w" in page.locator("#quality-plot").inner_text()
+            summary = page.locator("#summary").inner_text()
+            assert "identities" in summary and "baseline" in summary and "vsd-mot" in summary
+            assert f"{FRAMES} of 45 frames of {CLIP}" in summary
+            downloads = page.locator("#downloads").inner_text().replace("\n", "")  # names render as name | .ext
+            assert "baseline.txt" in downloads and "side_by_side.mp4" in downloads
+            job_id = page.locator("#job-id textarea, #job-id input").first.input_value()
+            assert len(job_id) == 32
+            page.screenshot(path=str(ARTIFACTS / "ui-browser.png"), full_page=True)
+
+            page.reload()  # the job id lives in the browser's storage: the page finds its results again
+            page.wait_for_selector("#video-baseline video", timeout=60_000)
+            assert f"{FRAMES} of 45 frames of {CLIP}" in page.locator("#summary").inner_text()
+        finally:
+            browser.close()
+    assert httpx.get(f"{server}/jobs/{job_id}", timeout=10).json()["state"] == "done"
