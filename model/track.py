@@ -48,11 +48,16 @@ def load_tracker(
 ) -> tuple[Tracker, dict[str, Any]]:
     """Build a ready tracker for a variant; ``student``/``dswr`` switch VSD-MOT's parts at run time."""
     model, meta = load_checkpoint(checkpoint_path(variant, checkpoint))
+    teacher = None
+    if getattr(model.hook, "needs_teacher", False):
+        from model.teacher import build_teacher
+
+        teacher = build_teacher(model.hook.teacher_name)
     if hasattr(model.hook, "configure"):
         model.hook.configure(student=student, dswr=dswr)
     elif student or dswr:
         raise ValueError(f"the {variant} checkpoint has no student/DSWR to switch on")
-    return Tracker(model, detector=detector), meta
+    return Tracker(model, detector=detector, teacher=teacher), meta
 
 
 def track_frames(

@@ -109,13 +109,16 @@ class QueryTrackerModel(nn.Module):
         features: list[Tensor],
         quality: Tensor | None = None,
         padding_mask: Tensor | None = None,
+        teacher_embedding: Tensor | None = None,
     ) -> FrameOutput:
         """Shapes: track_* (B, t, d)/(B, t, 4); proposal_* (B, m, 4)/(B, m); features [(B, C_l, H_l, W_l)];
-        quality (B,) frame quality Q (used by DSWR); padding_mask (B, t + m), True = padding."""
+        quality (B,) frame quality Q (used by DSWR); padding_mask (B, t + m), True = padding;
+        teacher_embedding (B, D) only for direct teacher integration (Fig. 1a)."""
         proposals = self.proposal_queries(proposal_anchors, proposal_scores, features)
         queries = torch.cat((track_content, proposals), dim=1)
         anchors = torch.cat((track_anchors, proposal_anchors), dim=1)
-        hooked = self.hook(queries, quality=quality, padding_mask=padding_mask)
+        extra = {"teacher_embedding": teacher_embedding} if getattr(self.hook, "needs_teacher", False) else {}
+        hooked = self.hook(queries, quality=quality, padding_mask=padding_mask, **extra)
         decoded = self.decoder(hooked.queries, anchors, features, padding_mask)
         return FrameOutput(decoded, hooked, track_content.shape[1])
 
@@ -141,10 +144,13 @@ def hook_spec(hook: nn.Module) -> dict[str, Any]:
 
 
 def build_hook(spec: dict[str, Any]) -> nn.Module:
-    if spec.get("kind", "identity") == "identity":
+    kind = spec.get("kind", "identity")
+    if kind == "identity":
         return IdentityHook()
-    from model.vsd import VSDHook  # the paper's student + DSWR
+    from model.vsd import DirectTeacherHook, VSDHook  # the paper's student + DSWR, and Fig. 1(a)
 
+    if kind == "direct":
+        return DirectTeacherHook.from_spec(spec)
     return VSDHook.from_spec(spec)
 
 
@@ -206,9 +212,11 @@ def to_pixel_boxes(cxcywh: Tensor, scale: float, input_size: int, image_size: tu
 class Tracker:
     """Stateful tracker for one video at a time: ``update(frame) -> Tracks``, ``reset()`` between videos."""
 
-    def __init__(self, model: QueryTrackerModel, detector: Any | None = None, quality: Any | None = None) -> None:
+    def __init__(self, model: QueryTrackerModel, detector: Any | None = None, quality: Any | None = None,
+                 teacher: Any | None = None) -> None:
         self.model = model.eval()
         self.detector = detector
+        self.teacher = teacher  # only for direct teacher integration (Fig. 1a): runs on every frame
         self.config = model.config
         self._quality = quality
         self.reset()
@@ -245,6 +253,11 @@ class Tracker:
         track_content = torch.stack([t.content for t in self._tracks])[None] if self._tracks else torch.zeros(1, 0, d)
         track_anchors = torch.stack([t.anchor for t in self._tracks])[None] if self._tracks else torch.zeros(1, 0, 4)
         q = None if quality is None else torch.tensor([float(quality.q)])
+        teacher_embedding = None
+        if getattr(self.model.hook, "needs_teacher", False):
+            if self.teacher is None or frame is None:
+                raise ValueError("direct teacher integration needs the frame and a teacher (Tracker(teacher=...))")
+            teacher_embedding = self.teacher.embed([frame])
         out = self.model(
             track_content,
             track_anchors,
@@ -252,6 +265,7 @@ class Tracker:
             torch.as_tensor(proposals.scores)[None],
             features,
             quality=q,
+            teacher_embedding=teacher_embedding,
         )
         scores = out.decoder.logits[-1, 0].sigmoid().numpy()
         boxes = to_pixel_boxes(out.decoder.boxes[-1, 0], scale, input_size, image_size)

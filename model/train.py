@@ -37,7 +37,7 @@ from model.tracker import QueryTrackerModel, TrackerConfig, load_checkpoint, sav
 class TrainConfig:
     """Defaults follow the paper where it says (alpha, tau, lr, clip length, interval); CPU-sized otherwise."""
 
-    variant: str = "baseline"  # "baseline" | "vsd-mot"
+    variant: str = "baseline"  # "baseline" | "vsd-mot" | "direct" (teacher at inference, Fig. 1a)
     student: bool = True
     dswr: bool = True
     fixed_semantic_weight: float = 0.5  # fusion ratio when DSWR is off
@@ -91,7 +91,11 @@ class ClipObjective(nn.Module):
             prop_anchors = to_model_boxes(props.xyxy, det.scale, det.input_size)[None]
             features = [torch.from_numpy(f)[None] for f in det.features]
             quality = torch.tensor([float(seq.cache.quality[seq.cache.position(frame), 3])])
-            out = model(content, anchors, prop_anchors, torch.as_tensor(props.scores)[None], features, quality=quality)
+            teacher_embedding = None
+            if getattr(model.hook, "needs_teacher", False):
+                teacher_embedding = torch.from_numpy(seq.cache.teacher(cfg.teacher)[seq.cache.position(frame)])[None]
+            out = model(content, anchors, prop_anchors, torch.as_tensor(props.scores)[None], features, quality=quality,
+                        teacher_embedding=teacher_embedding)
             nt = out.num_track_queries
             logits, boxes = out.decoder.logits[:, 0], out.decoder.boxes[:, 0]
             assignment = assign(logits[-1], boxes[-1], nt, ids, target.boxes, target.ids, self.weights)
@@ -128,8 +132,12 @@ def build_model(cfg: TrainConfig, teacher_dim: int | None) -> tuple[QueryTracker
         from model.vsd import VSDHook
 
         hook = VSDHook.build(student=cfg.student, dswr=cfg.dswr, fixed_weight=cfg.fixed_semantic_weight)
+    elif cfg.variant == "direct":
+        from model.vsd import DirectTeacherHook
+
+        hook = DirectTeacherHook(cfg.teacher, teacher_dim, use_dswr=cfg.dswr, fixed_weight=cfg.fixed_semantic_weight)
     elif cfg.variant != "baseline":
-        raise ValueError(f"unknown variant {cfg.variant!r}: use 'baseline' or 'vsd-mot'")
+        raise ValueError(f"unknown variant {cfg.variant!r}: use 'baseline', 'vsd-mot' or 'direct'")
     model = QueryTrackerModel(cfg.tracker, hook=hook)
     if cfg.init:
         init_model, _ = load_checkpoint(cfg.init)
@@ -182,7 +190,7 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
 
     detector = YoloxDetector()
     teacher = None
-    needs_teacher = cfg.variant == "vsd-mot" and cfg.student and cfg.distill != "none"
+    needs_teacher = (cfg.variant == "vsd-mot" and cfg.student and cfg.distill != "none") or cfg.variant == "direct"
     if needs_teacher:
         from model.teacher import build_teacher
 
@@ -282,7 +290,8 @@ def _jsonable(value: Any) -> Any:
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
     defaults = TrainConfig()
     p = argparse.ArgumentParser(prog="python -m model.train", description=__doc__.split("\n\n")[0])
-    p.add_argument("--variant", choices=["baseline", "vsd-mot"], default=defaults.variant)
+    p.add_argument("--variant", choices=["baseline", "vsd-mot", "direct"], default=defaults.variant,
+                   help="direct = the frozen teacher runs at inference (paper Fig. 1a), for the cost comparison")
     p.add_argument("--student", action=argparse.BooleanOptionalAction, default=defaults.student)
     p.add_argument("--dswr", action=argparse.BooleanOptionalAction, default=defaults.dswr)
     p.add_argument("--fixed-semantic-weight", type=float, default=defaults.fixed_semantic_weight)

@@ -86,3 +86,53 @@ class VSDHook(nn.Module):
             use_student=spec["use_student"],
             use_dswr=spec["use_dswr"],
         )
+
+
+class DirectTeacherHook(nn.Module):
+    """The paper's Fig. 1(a) alternative: run the frozen teacher at inference and fuse its projected
+    frame embedding into every query (no student). Exists to measure what distillation saves:
+    the teacher's cost is paid on every frame.
+
+        F_sem   = Linear_teacher(T)  (1 x 256, broadcast over the n queries)
+        F_fused = w * F_sem + (1 - w) * F_query,  w from DSWR (or fixed)
+    """
+
+    needs_teacher = True
+
+    def __init__(self, teacher_name: str, teacher_dim: int, dswr_config: DSWRConfig | None = None,
+                 use_dswr: bool = True, fixed_weight: float = 0.5) -> None:
+        super().__init__()
+        self.teacher_name, self.teacher_dim = teacher_name, teacher_dim
+        self.dswr_config = dswr_config or DSWRConfig()
+        self.project = nn.Linear(teacher_dim, 256)
+        self.dswr = DSWR(self.dswr_config)
+        self.fixed = DSWR(fixed_weight=fixed_weight)
+        self.use_dswr = use_dswr
+
+    @property
+    def needs_quality(self) -> bool:
+        return self.use_dswr
+
+    def configure(self, student: bool | None = None, dswr: bool | None = None) -> None:
+        if student:
+            raise ValueError("direct teacher integration has no student")
+        if dswr is not None:
+            self.use_dswr = dswr
+
+    def forward(self, queries: Tensor, quality: Tensor | None = None, padding_mask: Tensor | None = None,
+                teacher_embedding: Tensor | None = None) -> HookOutput:
+        if teacher_embedding is None:
+            raise ValueError("direct integration needs the teacher's embedding of the frame")
+        semantic = self.project(teacher_embedding.reshape(queries.shape[0], 1, -1))
+        fused = self.dswr(semantic, queries, quality) if self.use_dswr else self.fixed(semantic, queries, None)
+        return HookOutput(fused.fused, None, fused.weight)
+
+    def spec(self) -> dict[str, Any]:
+        return {"kind": "direct", "teacher_name": self.teacher_name, "teacher_dim": self.teacher_dim,
+                "dswr_config": asdict(self.dswr_config), "use_dswr": self.use_dswr,
+                "fixed_weight": self.fixed.fixed_weight}
+
+    @classmethod
+    def from_spec(cls, spec: dict[str, Any]) -> DirectTeacherHook:
+        return cls(spec["teacher_name"], spec["teacher_dim"], DSWRConfig(**spec["dswr_config"]),
+                   spec["use_dswr"], spec["fixed_weight"])

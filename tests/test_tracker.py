@@ -31,7 +31,7 @@ class ScriptedModel(QueryTrackerModel):
         self.script = script
         self.frame = 0
 
-    def forward(self, track_content, track_anchors, proposal_anchors, proposal_scores, features, quality=None, padding_mask=None):
+    def forward(self, track_content, track_anchors, proposal_anchors, proposal_scores, features, **kwargs):
         queries = torch.cat((track_content, self.proposal_queries(proposal_anchors, proposal_scores, features)), 1)
         anchors = torch.cat((track_anchors, proposal_anchors), 1)
         scores = torch.tensor(self.script[self.frame], dtype=torch.float32)
