@@ -32,25 +32,40 @@ from model.types import Tracks
 
 @dataclass
 class TrackerConfig:
-    """Model shape and the MOTRv2 run-time thresholds."""
+    """The model's shape (stored in checkpoints)."""
 
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     max_proposals: int = 100
     appearance_grid: int = 3  # appearance = mean of grid x grid samples inside the box, per level
-    new_track_threshold: float = 0.5  # proposal query -> new track
-    keep_threshold: float = 0.5  # track query below this is lost for the frame
-    miss_tolerance: int = 20  # frames a lost track is kept before removal
-    duplicate_iou: float | None = 0.8  # a new-born box overlapping a visible track this much is a duplicate
-    track_nms_iou: float | None = 0.7  # two visible tracks this close follow one person: the weaker is lost
-    snap_iou: float | None = None  # a visible track adopts its best-overlapping proposal's box above this IoU
-    snap_min_score: float = 0.3  # only proposals at least this confident are snapped to
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrackerConfig:
-        data = dict(data)
-        decoder = DecoderConfig(**{**data.pop("decoder", {}), })
+        decoder = DecoderConfig(**data.get("decoder", {}))
         decoder.feature_channels = tuple(decoder.feature_channels)
-        return cls(decoder=decoder, **data)
+        known = {"max_proposals", "appearance_grid"}  # older checkpoints also stored run-time thresholds
+        return cls(decoder=decoder, **{k: v for k, v in data.items() if k in known})
+
+
+@dataclass
+class RuntimeConfig:
+    """Run-time identity rules: MOTRv2's thresholds plus two duplicate guards (not stored in checkpoints).
+
+    ``track_nms_iou``: when two visible track queries converge on one person (IoU above this), the
+    lower-scoring one has lost its identity and is removed (``track_nms_removes``). Without it our
+    CPU-trained decoder leaves many collapsed duplicates. ``snap_iou``: the decoder keeps identity
+    and score, the detector's box (one-to-one, IoU >= 0.5) replaces the decoder's less precise box.
+    Both were chosen by HOTA on the training sequence TUD-Stadtmitte (``benchmarks/runtime_ablation.py``,
+    all settings reported in BENCHMARKS.md); set them to None for MOTRv2's plain rules.
+    """
+
+    new_track_threshold: float = 0.5  # proposal query -> new track (MOTRv2)
+    keep_threshold: float = 0.5  # track query below this is lost for the frame (MOTRv2)
+    miss_tolerance: int = 20  # frames a lost track is kept before removal (MOTRv2)
+    duplicate_iou: float | None = 0.8  # a new-born box overlapping a visible track this much is a duplicate
+    track_nms_iou: float | None = 0.7
+    track_nms_removes: bool = True
+    snap_iou: float | None = 0.5  # a visible track adopts its best-overlapping confident proposal's box
+    snap_min_score: float = 0.3  # only proposals at least this confident are snapped to
 
 
 @dataclass
@@ -213,11 +228,11 @@ class Tracker:
     """Stateful tracker for one video at a time: ``update(frame) -> Tracks``, ``reset()`` between videos."""
 
     def __init__(self, model: QueryTrackerModel, detector: Any | None = None, quality: Any | None = None,
-                 teacher: Any | None = None) -> None:
+                 teacher: Any | None = None, runtime: RuntimeConfig | None = None) -> None:
         self.model = model.eval()
+        self.runtime = runtime or RuntimeConfig()
         self.detector = detector
         self.teacher = teacher  # only for direct teacher integration (Fig. 1a): runs on every frame
-        self.config = model.config
         self._quality = quality
         self.reset()
 
@@ -243,13 +258,14 @@ class Tracker:
         self._frame_index += 1
         if quality is None and frame is not None and (self.needs_quality or self._quality is not None):
             quality = self._assess(frame)
-        cfg = self.config
+        cfg = self.runtime
         proposals = detections.detections
-        if len(proposals) > cfg.max_proposals:
-            proposals = proposals[np.argsort(-proposals.scores)[: cfg.max_proposals]]
+        max_proposals = self.model.config.max_proposals
+        if len(proposals) > max_proposals:
+            proposals = proposals[np.argsort(-proposals.scores)[:max_proposals]]
         scale, input_size, image_size = detections.scale, self._input_size(detections), detections.image_size
         features = [torch.from_numpy(np.ascontiguousarray(f, dtype=np.float32))[None] for f in detections.features]
-        d = cfg.decoder.d_model
+        d = self.model.config.decoder.d_model
         track_content = torch.stack([t.content for t in self._tracks])[None] if self._tracks else torch.zeros(1, 0, d)
         track_anchors = torch.stack([t.anchor for t in self._tracks])[None] if self._tracks else torch.zeros(1, 0, 4)
         q = None if quality is None else torch.tensor([float(quality.q)])
@@ -285,6 +301,7 @@ class Tracker:
                 if track.misses <= cfg.miss_tolerance:
                     survivors.append(track)
         self._suppress_duplicate_tracks([t for t in survivors if t.misses == 0])
+        survivors = [t for t in survivors if t.misses <= cfg.miss_tolerance]
         self._snap_to_proposals([t for t in survivors if t.misses == 0], proposals, scale, input_size)
         visible_boxes = np.array([t.box for t in survivors if t.misses == 0]).reshape(-1, 4)
         newborn = [j for j in range(nt, len(scores)) if scores[j] >= cfg.new_track_threshold]
@@ -320,7 +337,7 @@ class Tracker:
         """Optional box refinement: the decoder keeps identity and score, but where a confident
         detector box overlaps a track one-to-one above ``snap_iou``, the track takes that box (the
         detector localises better than our small CPU-trained decoder)."""
-        cfg = self.config
+        cfg = self.runtime
         if cfg.snap_iou is None or not visible or not len(proposals):
             return
         strong = proposals[proposals.scores >= cfg.snap_min_score]
@@ -339,7 +356,7 @@ class Tracker:
     def _suppress_duplicate_tracks(self, visible: list[_Track]) -> None:
         """Greedy NMS over visible tracks: when two track queries converge on one person, the one
         with the lower score (ties: the younger track) counts as a miss this frame."""
-        iou_limit = self.config.track_nms_iou
+        iou_limit = self.runtime.track_nms_iou
         if iou_limit is None or len(visible) < 2:
             return
         order = sorted(visible, key=lambda t: (-t.score, t.track_id))
@@ -348,7 +365,8 @@ class Tracker:
         kept: list[int] = []
         for i, track in enumerate(order):
             if any(iou[i, k] >= iou_limit for k in kept):
-                track.misses = 1
+                # A query that collapsed onto another track's person has lost its own identity.
+                track.misses = self.runtime.miss_tolerance + 1 if self.runtime.track_nms_removes else 1
             else:
                 kept.append(i)
 

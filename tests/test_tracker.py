@@ -8,7 +8,7 @@ import torch
 from model.cache import CachedDetections
 from model.decoder import DecoderOutput
 from model.query_hook import HookOutput
-from model.tracker import FrameOutput, QueryTrackerModel, Tracker, TrackerConfig, load_checkpoint, save_checkpoint
+from model.tracker import FrameOutput, QueryTrackerModel, RuntimeConfig, Tracker, load_checkpoint, save_checkpoint
 from model.types import Detections
 
 
@@ -27,7 +27,7 @@ class ScriptedModel(QueryTrackerModel):
     identity rules can be checked exactly (boxes pass through unchanged)."""
 
     def __init__(self, script: list[list[float]]) -> None:
-        super().__init__(TrackerConfig(miss_tolerance=2))
+        super().__init__()
         self.script = script
         self.frame = 0
 
@@ -54,7 +54,7 @@ def test_birth_loss_removal_and_reset() -> None:
         [0.2, 0.9, 0.1, 0.1],  # f5: A miss 3 -> removed
         [0.9, 0.1],  # f6: only B left as a track
     ]
-    tracker = Tracker(ScriptedModel(script))
+    tracker = Tracker(ScriptedModel(script), runtime=RuntimeConfig(miss_tolerance=2))
     dets = _detections([BOX_A, BOX_B], [0.9, 0.4])
     out = [tracker.update(detections=dets) for _ in range(2)]
     assert out[0].ids.tolist() == [1]
@@ -97,3 +97,14 @@ def test_checkpoint_roundtrip(tmp_path) -> None:
     # fp16 storage: predictions agree to half precision
     for (k, v), (_, w) in zip(model.state_dict().items(), loaded.state_dict().items()):
         assert torch.allclose(v, w, atol=1e-2, rtol=1e-2), k
+
+
+def test_collapsed_track_queries_are_removed() -> None:
+    # f1: two proposals on nearly the same box are both born (duplicate guard off);
+    # f2: both track queries stay confident on one person: the weaker one is removed, not kept
+    script = [[0.9, 0.8], [0.9, 0.7], [0.9]]
+    near_a = [12, 10, 52, 100]
+    tracker = Tracker(ScriptedModel(script), runtime=RuntimeConfig(duplicate_iou=None, track_nms_iou=0.7))
+    assert sorted(tracker.update(detections=_detections([BOX_A, near_a], [0.9, 0.8])).ids.tolist()) == [1, 2]
+    second = tracker.update(detections=_detections([], []))
+    assert second.ids.tolist() == [1] and len(tracker._tracks) == 1
