@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import FileResponse, PlainTextResponse
 
-from app.config import UPLOAD_SUFFIXES, AppConfig
+from app.config import SEED_MAX, UPLOAD_SUFFIXES, AppConfig
 from app.errors import (
     JOB_ERRORS, UPLOAD_ERRORS, BadOptionError, ErrorBody, JobFailedError, JobNotFoundError, JobNotReadyError,
 )
@@ -40,7 +40,8 @@ def track_options(
         description="VSD-MOT: DSWR on, else fixed-ratio fusion (default: as trained); not applicable to the baseline")] = None,
     degrade: Annotated[Literal["none", "mild", "medium", "severe"], Form(
         description="degrade the clip before tracking (Real-ESRGAN-style blur, noise, resize, JPEG)")] = "none",
-    seed: Annotated[int, Form(ge=0, description="degradation seed: the same seed gives the same degradation")] = 0,
+    seed: Annotated[int, Form(ge=0, le=SEED_MAX,
+                              description="degradation seed: the same seed gives the same degradation")] = 0,
     max_frames: Annotated[int | None, Form(ge=1, description="track only the first N frames")] = None,
 ) -> TrackOptions:
     return TrackOptions(variant=variant, student=student, dswr=dswr, degrade=degrade, seed=seed, max_frames=max_frames)
@@ -82,6 +83,7 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
             "version": __version__,
             "ready": service.ready,
             "limits": {"max_upload_mb": config.max_upload_mb, "max_frames": config.max_frames,
+                       "max_frame_pixels": config.max_frame_pixels,
                        "upload_types": [s.lstrip(".") for s in UPLOAD_SUFFIXES], "job_ttl_s": config.job_ttl_s},
             "jobs": jobs.counts(),
         }
@@ -137,7 +139,7 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
         finished_job(jobs, job_id)
         return jobs.result(job_id)
 
-    @router.get("/jobs/{job_id}/video", response_class=FileResponse, tags=["jobs"],
+    @router.get("/jobs/{job_id}/video", tags=["jobs"],
                 responses={**JOB_ERRORS, **not_ready, 200: {"content": {"video/mp4": {}},
                                                              "description": "H.264 MP4, trackers side by side"}})
     def job_video(job_id: str) -> FileResponse:
@@ -148,7 +150,7 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
             raise JobNotFoundError(f"job {job_id} rendered no video (POST /track never renders; use POST /jobs)")
         return FileResponse(path, media_type="video/mp4", filename=f"vsdmot-{job_id[:8]}.mp4")
 
-    @router.get("/jobs/{job_id}/mot/{variant}", response_class=PlainTextResponse, tags=["jobs"],
+    @router.get("/jobs/{job_id}/mot/{variant}", tags=["jobs"],
                 responses={**JOB_ERRORS, **not_ready, 200: {"content": {"text/plain": {}},
                                                              "description": "MOTChallenge text"}})
     def job_mot(job_id: str, variant: Literal["baseline", "vsd-mot"]) -> FileResponse:
@@ -158,5 +160,10 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
         if not path.is_file():
             raise JobNotFoundError(f"{variant} did not run in job {job_id} (see 'unavailable' in its result)")
         return FileResponse(path, media_type="text/plain", filename=f"{variant}-{job_id[:8]}.txt")
+
+    @router.api_route("/jobs/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"], include_in_schema=False)
+    def no_such_job_route(rest: str) -> None:
+        """Anything else under /jobs/ (e.g. an id with a slash in it): the API's 404, not the UI's."""
+        raise JobNotFoundError(f"no such job resource: /jobs/{rest[:60]}; see /docs for the job routes")
 
     return router

@@ -17,6 +17,8 @@ from model.track import DEFAULT_CHECKPOINTS
 UPLOAD_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".gif")
 VARIANT_CHOICES = ("baseline", "vsd-mot", "both")
 DEGRADE_CHOICES = ("none", "mild", "medium", "severe")
+SEED_MAX = 2**32 - 1  # numpy seeds beyond this only cost parsing time; the API refuses them
+UHD_4K_PIXELS = 3840 * 2160
 
 
 def _env_int(name: str, default: int, minimum: int = 0) -> int:
@@ -50,6 +52,8 @@ class AppConfig:
             (``VSDMOT_MAX_UPLOAD_MB``).
         max_frames: most frames one request may track (``VSDMOT_MAX_FRAMES``); the 1394-frame
             example clip fits under the default.
+        max_frame_pixels: largest frame (width x height) accepted; bigger clips are refused from
+            their header before any frame is decoded (``VSDMOT_MAX_FRAME_PIXELS``; default 4K UHD).
         workers: jobs tracked at the same time (``VSDMOT_WORKERS``); each uses ``torch_threads``.
         max_queued: jobs allowed to wait; more are refused with 429 (``VSDMOT_MAX_QUEUED``).
         job_ttl_s: how long finished results stay on disk (``VSDMOT_JOB_TTL_S``).
@@ -67,6 +71,7 @@ class AppConfig:
     detector: str = "yolox_nano"
     max_upload_mb: int = 50
     max_frames: int = 1500
+    max_frame_pixels: int = UHD_4K_PIXELS
     workers: int = 1
     max_queued: int = 8
     job_ttl_s: int = 3600
@@ -76,7 +81,7 @@ class AppConfig:
     examples_dir: Path | None = field(default_factory=settings.videos_dir)
 
     def __post_init__(self) -> None:
-        for name in ("max_upload_mb", "max_frames", "workers", "render_width", "torch_threads"):
+        for name in ("max_upload_mb", "max_frames", "max_frame_pixels", "workers", "render_width", "torch_threads"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.render_width % 2:
@@ -85,6 +90,11 @@ class AppConfig:
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def upload_capacity(self) -> int:
+        """Upload requests in flight at once (received, waiting or tracked); more get 429."""
+        return self.workers + self.max_queued
 
     def checkpoint(self, variant: str) -> Path:
         return {"baseline": self.baseline_checkpoint, "vsd-mot": self.vsdmot_checkpoint}[variant]
@@ -99,6 +109,7 @@ class AppConfig:
             detector=os.environ.get("VSDMOT_DETECTOR", "yolox_nano"),
             max_upload_mb=_env_int("VSDMOT_MAX_UPLOAD_MB", 50, minimum=1),
             max_frames=_env_int("VSDMOT_MAX_FRAMES", 1500, minimum=1),
+            max_frame_pixels=_env_int("VSDMOT_MAX_FRAME_PIXELS", UHD_4K_PIXELS, minimum=1),
             workers=_env_int("VSDMOT_WORKERS", 1, minimum=1),
             max_queued=_env_int("VSDMOT_MAX_QUEUED", 8),
             job_ttl_s=_env_int("VSDMOT_JOB_TTL_S", 3600),
@@ -112,6 +123,7 @@ class AppConfig:
         """The limits as one sentence, shown in the UI and the API description."""
         return (
             f"Uploads up to {self.max_upload_mb} MB ({', '.join(s.lstrip('.') for s in UPLOAD_SUFFIXES)}); "
-            f"at most {self.max_frames} frames per clip (set max frames to track only the start of a longer clip); "
+            f"at most {self.max_frames} frames per clip (set max frames to track only the start of a longer clip), "
+            f"frames up to {self.max_frame_pixels / 1e6:.1f} megapixels (4K UHD is 8.3); "
             f"finished results are kept for {self.job_ttl_s // 60} min."
         )

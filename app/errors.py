@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from model.track import CheckpointMissingError
-from model.video import UnreadableVideoError
+from model.video import FrameTooLargeError, UnreadableVideoError
 
 log = logging.getLogger("app")
 
@@ -35,9 +35,14 @@ class AppError(Exception):
     status: int = 400
     code: str = "bad_request"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, retry_after: int | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.retry_after = retry_after  # seconds, sent as Retry-After (429 / 503)
+
+
+class EmptyUploadError(AppError):
+    status, code = 400, "empty_upload"
 
 
 class BadOptionError(AppError):
@@ -50,6 +55,12 @@ class UnsupportedFileError(AppError):
 
 class UnreadableFileError(AppError):
     status, code = 422, "unreadable_video"
+
+
+class OversizedFramesError(AppError):
+    """Frames above the server's pixel limit: refused from the header, before decoding (see RELIABILITY.md)."""
+
+    status, code = 422, "frames_too_large"
 
 
 class ClipTooLongError(AppError):
@@ -76,6 +87,14 @@ class QueueFullError(AppError):
     status, code = 429, "queue_full"
 
 
+class ServiceUnavailableError(AppError):
+    status, code = 503, "unavailable"
+
+
+class BadPathError(AppError):
+    status, code = 404, "not_found"
+
+
 class JobFailedError(AppError):
     """A job's stored failure, re-raised with the status it had when it happened."""
 
@@ -90,13 +109,20 @@ def as_app_error(exc: BaseException) -> AppError | None:
         return exc
     if isinstance(exc, CheckpointMissingError):
         return ModelUnavailableError(str(exc))
+    if isinstance(exc, FrameTooLargeError):
+        return OversizedFramesError(str(exc))
     if isinstance(exc, UnreadableVideoError):
         return UnreadableFileError(f"{exc}. Upload a video (mp4, avi, mov, webm, mkv) or an animated GIF.")
     return None
 
 
-def error_response(status: int, code: str, detail: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content=ErrorBody(error=code, detail=detail).model_dump())
+def error_response(status: int, code: str, detail: str, retry_after: int | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else None
+    return JSONResponse(status_code=status, content=ErrorBody(error=code, detail=detail).model_dump(), headers=headers)
+
+
+def app_error_response(exc: AppError) -> JSONResponse:
+    return error_response(exc.status, exc.code, exc.detail, exc.retry_after)
 
 
 # Documented in OpenAPI for every route that can answer with them.
@@ -109,9 +135,16 @@ UPLOAD_ERRORS = {
     409: {"model": ErrorBody, "description": "The requested tracker has no trained checkpoint on this server."},
     413: {"model": ErrorBody, "description": "The upload is larger than the server's limit (see GET /health)."},
     415: {"model": ErrorBody, "description": "The file type is not a supported video or GIF."},
-    429: {"model": ErrorBody, "description": "Too many jobs are waiting; try again later."},
+    400: {"model": ErrorBody, "description": "The upload is empty or the body is not multipart/form-data."},
+    429: {"model": ErrorBody, "description": "Too many jobs are waiting; try again after Retry-After seconds.",
+          "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}},
+    503: {"model": ErrorBody, "description": "The server is shutting down; try again after Retry-After seconds.",
+          "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}},
 }
 JOB_ERRORS = {404: {"model": ErrorBody, "description": "No such job, or it expired and was cleaned up."}}
+
+
+MULTIPART_HINT = "Send the clip as multipart/form-data with a file field named 'video' (curl -F video=@clip.mp4 ...)."
 
 
 def _validation_sentence(exc: RequestValidationError) -> str:
@@ -127,13 +160,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.detail)
+        return app_error_response(exc)
 
     @app.exception_handler(CheckpointMissingError)
     @app.exception_handler(UnreadableVideoError)
     async def _library_error(_: Request, exc: Exception) -> JSONResponse:
-        mapped = as_app_error(exc) or AppError(str(exc))
-        return error_response(mapped.status, mapped.code, mapped.detail)
+        return app_error_response(as_app_error(exc) or AppError(str(exc)))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -143,12 +175,14 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         if exc.status_code == 413:  # raised by app.upload_limit while the body streams in
             return error_response(413, UploadTooLargeError.code, str(exc.detail))
+        if exc.status_code == 400:  # the multipart parser's complaints ("Invalid multipart data.")
+            return error_response(400, "bad_request", f"{str(exc.detail).rstrip('.')}. {MULTIPART_HINT}")
         return error_response(exc.status_code, "http_error", str(exc.detail))
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         mapped = as_app_error(exc)
         if mapped is not None:
-            return error_response(mapped.status, mapped.code, mapped.detail)
+            return app_error_response(mapped)
         log.exception("unhandled error")
         return error_response(500, "internal_error", f"internal error ({type(exc).__name__}); see the server log")

@@ -6,12 +6,19 @@ a job here, so the number of clips tracked at once is bounded by ``workers`` wha
 point, waiting work sees its queue position, and a browser that reloads can find its job again.
 Each job owns a folder ``<root>/<id>/`` holding ``status.json`` and its result files; finished
 folders are deleted ``ttl_s`` after they finish, and a restart marks unfinished ones as failed.
+
+Why the pool defends itself: it is the one place every request passes, so it is where load and
+faults are contained. A job that raises ends as "failed" with its reason and the worker moves on;
+a disk that cannot take a status file is logged, never allowed to kill a worker; on shutdown the
+queued jobs are failed so nobody waits forever; a refused submission says when to come back
+(``retry_after``, from the durations of recent jobs).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import shutil
 import threading
@@ -23,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from app.errors import JobNotFoundError, QueueFullError, as_app_error
+from app.errors import JobNotFoundError, QueueFullError, ServiceUnavailableError, as_app_error
 
 log = logging.getLogger("app")
 
@@ -31,9 +38,23 @@ JOB_ID_PATTERN = re.compile(r"^[0-9a-f]{32}$")
 STATUS_FILE = "status.json"
 RESULT_FILE = "result.json"
 PERSIST_EVERY_S = 1.0  # progress is written to disk at most this often
+DEFAULT_RETRY_AFTER_S = 10  # before any job has finished there is no rate to go by
+MAX_RETRY_AFTER_S = 600
+DURATION_HISTORY = 20  # recent job durations behind the Retry-After estimate
 
 ProgressFn = Callable[[int, int], None]
 Work = Callable[[Path, ProgressFn], dict[str, Any]]
+
+
+def retry_after_seconds(recent_durations: list[float], jobs_ahead: int, workers: int) -> int:
+    """Seconds until the jobs ahead have likely finished: mean duration x jobs ahead / workers.
+
+    Rounded up and kept within [1, MAX_RETRY_AFTER_S]; DEFAULT_RETRY_AFTER_S with no history yet.
+    """
+    if not recent_durations:
+        return DEFAULT_RETRY_AFTER_S
+    mean = sum(recent_durations) / len(recent_durations)
+    return int(min(MAX_RETRY_AFTER_S, max(1, math.ceil(mean * max(jobs_ahead, 1) / workers))))
 
 
 def eta_seconds(frames_done: int, frames_total: int, elapsed_s: float) -> float | None:
@@ -83,7 +104,9 @@ class JobManager:
         self._lock = threading.Condition()
         self._stopping = threading.Event()
         self._last_persist: dict[str, float] = {}
+        self._durations: deque[float] = deque(maxlen=DURATION_HISTORY)
         self._recover()
+        self.cleanup()  # results that expired while the server was down go now, not at the first tick
         self._threads = [threading.Thread(target=self._worker, name=f"job-worker-{i}", daemon=True) for i in range(workers)]
         self._threads.append(threading.Thread(target=self._janitor, name="job-janitor", daemon=True))
         for thread in self._threads:
@@ -98,14 +121,27 @@ class JobManager:
         folder.mkdir(parents=True)
         return job_id, folder
 
-    def submit(self, job_id: str, work: Work, frames_total: int) -> Job:
-        """Queue ``work(folder, progress)``; raises QueueFullError when too many jobs wait."""
+    def is_full(self) -> bool:
+        """Whether a submission now would be refused (cheap; checked again on submit)."""
         with self._lock:
-            if len(self._queue) >= self.max_queued + self._idle:
+            return self._stopping.is_set() or len(self._queue) >= self.max_queued + self._idle
+
+    def refusal(self) -> QueueFullError | ServiceUnavailableError:
+        """The error a refused submission gets, with its Retry-After."""
+        with self._lock:
+            return self._refusal()
+
+    def retry_after(self) -> int:
+        with self._lock:
+            running = sum(1 for j in self._jobs.values() if j.state == "running")
+            return retry_after_seconds(list(self._durations), len(self._queue) + running, self.workers)
+
+    def submit(self, job_id: str, work: Work, frames_total: int) -> Job:
+        """Queue ``work(folder, progress)``; QueueFullError (429) when too many wait, 503 when stopping."""
+        with self._lock:
+            if self._stopping.is_set() or len(self._queue) >= self.max_queued + self._idle:
                 self._discard(job_id)  # the caller's upload goes with the refusal
-                raise QueueFullError(
-                    f"{len(self._queue)} jobs are already waiting (limit {self.max_queued}): try again in a minute"
-                )
+                raise self._refusal()
             job = Job(job_id, frames_total=frames_total, created_at=self.clock())
             self._jobs[job_id] = job
             self._work[job_id] = work
@@ -117,9 +153,13 @@ class JobManager:
 
     def get(self, job_id: str) -> Job:
         if not JOB_ID_PATTERN.match(job_id or ""):
-            raise JobNotFoundError(f"no job {job_id!r}: job ids are 32 hex characters from POST /jobs")
+            shown = job_id if len(job_id or "") <= 40 else job_id[:40] + "…"
+            raise JobNotFoundError(f"no job {shown!r}: job ids are 32 hex characters from POST /jobs")
         with self._lock:
             job = self._jobs.get(job_id)
+            if job is not None and self._expired(job, self.clock()):  # exact expiry, not the janitor's tick
+                self._discard(job_id)
+                job = None
         if job is None:
             raise JobNotFoundError(f"no job {job_id}: it never existed or its results expired and were deleted")
         return job
@@ -169,7 +209,7 @@ class JobManager:
         removed = []
         with self._lock:
             for job_id, job in list(self._jobs.items()):
-                if job.finished and job.finished_at is not None and now >= job.finished_at + self.ttl_s:
+                if self._expired(job, now):
                     self._discard(job_id)
                     removed.append(job_id)
             known = set(self._jobs)
@@ -186,11 +226,35 @@ class JobManager:
             self._discard(job_id)
 
     def shutdown(self) -> None:
+        """Stop the workers; jobs still queued fail now (nobody would ever run them)."""
         self._stopping.set()
         with self._lock:
+            while self._queue:
+                job = self._jobs[self._queue.popleft()]
+                self._work.pop(job.id, None)
+                job.finished_at, job.error = self.clock(), "the server shut down before this job started: submit it again"
+                job.error_status, job.error_code = ServiceUnavailableError.status, ServiceUnavailableError.code
+                job.state = "failed"
+                self._persist(job, force=True)
+                event = self._done_events.get(job.id)
+                if event is not None:
+                    event.set()
             self._lock.notify_all()
 
     # ------------------------------------------------------------------------------ internals
+
+    def _refusal(self) -> QueueFullError | ServiceUnavailableError:
+        running = sum(1 for j in self._jobs.values() if j.state == "running")
+        wait = retry_after_seconds(list(self._durations), len(self._queue) + running, self.workers)
+        if self._stopping.is_set():
+            return ServiceUnavailableError(f"the server is shutting down: try again in {wait} s", retry_after=wait)
+        return QueueFullError(
+            f"{len(self._queue)} jobs are already waiting (limit {self.max_queued}): try again in {wait} s",
+            retry_after=wait,
+        )
+
+    def _expired(self, job: Job, now: float) -> bool:
+        return job.finished and job.finished_at is not None and now >= job.finished_at + self.ttl_s
 
     def _discard(self, job_id: str) -> None:
         self._jobs.pop(job_id, None)
@@ -207,9 +271,12 @@ class JobManager:
         folder = self.root / job.id
         if not folder.is_dir():
             return
-        tmp = folder / (STATUS_FILE + ".tmp")
-        tmp.write_text(json.dumps(asdict(job)))
-        tmp.replace(folder / STATUS_FILE)
+        try:
+            tmp = folder / (STATUS_FILE + ".tmp")
+            tmp.write_text(json.dumps(asdict(job)))
+            tmp.replace(folder / STATUS_FILE)
+        except OSError:  # e.g. a full disk: the job goes on in memory; a worker must never die of it
+            log.exception("cannot write the status of job %s", job.id)
 
     def _recover(self) -> None:
         """Reload jobs left by a previous run; unfinished ones can never finish now."""
@@ -221,6 +288,11 @@ class JobManager:
             if not job.finished:
                 job.state, job.error, job.finished_at = "failed", "interrupted by a server restart: submit it again", self.clock()
                 self._persist(job, force=True)
+                for leftover in status.parent.glob("upload*"):  # nobody will track it now
+                    try:
+                        leftover.unlink(missing_ok=True)
+                    except OSError:  # the janitor removes the folder at expiry anyway
+                        log.exception("cannot delete %s", leftover)
             self._jobs[job.id] = job
             event = threading.Event()
             event.set()
@@ -239,7 +311,10 @@ class JobManager:
                 job, work = self._jobs[job_id], self._work.pop(job_id)
                 job.state, job.started_at = "running", self.clock()
                 self._persist(job, force=True)
-            self._run(job, work)
+            try:
+                self._run(job, work)
+            except BaseException:  # _run ends every job itself; this only keeps the worker alive
+                log.exception("worker survived an error after job %s", job.id)
 
     def _run(self, job: Job, work: Work) -> None:
         folder = self.root / job.id
@@ -263,13 +338,18 @@ class JobManager:
             error = mapped.detail if mapped else f"internal error ({type(exc).__name__}: {exc}); see the server log"
             status, code = (mapped.status, mapped.code) if mapped else (500, "internal_error")
         finally:
-            for leftover in folder.glob("upload*"):  # the upload is not needed once tracked
-                leftover.unlink(missing_ok=True)
+            try:
+                for leftover in folder.glob("upload*"):  # the upload is not needed once tracked
+                    leftover.unlink(missing_ok=True)
+            except OSError:
+                log.exception("cannot delete the upload of job %s (the janitor will)", job.id)
             with self._lock:
                 # Readers look at ``state`` without the lock: set it last, so a job that reads
                 # as finished always has its finish time and error in place.
                 job.finished_at, job.error, job.error_status, job.error_code = self.clock(), error, status, code
                 job.state = state
+                if job.started_at is not None:
+                    self._durations.append(max(0.0, job.finished_at - job.started_at))
                 self._persist(job, force=True)
             event = self._done_events.get(job.id)
             if event is not None:

@@ -130,6 +130,7 @@ class ModelsStatus(BaseModel):
 class Limits(BaseModel):
     max_upload_mb: int
     max_frames: int
+    max_frame_pixels: int = Field(description="largest accepted frame, width x height")
     upload_types: list[str]
     job_ttl_s: int
 

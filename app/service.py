@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from app.config import DEGRADE_CHOICES, VARIANT_CHOICES, AppConfig
+from app.config import DEGRADE_CHOICES, SEED_MAX, VARIANT_CHOICES, AppConfig
 from app.errors import BadOptionError, ClipTooLongError, ModelUnavailableError
 from app.panels import PANEL_TITLES, PanelWriters, message_panel, panel_size, track_panel
 from app.schemas import TRACK_COLUMNS
@@ -34,7 +34,7 @@ from model.settings import PROJECT_ROOT
 from model.track import VARIANTS, checkpoint_path
 from model.tracker import QueryTrackerModel, Tracker, load_checkpoint
 from model.types import Tracks
-from model.video import FrameSource, open_frames
+from model.video import FrameSource, UnreadableVideoError, open_frames
 
 log = logging.getLogger("app")
 
@@ -210,8 +210,8 @@ class TrackingService:
             raise BadOptionError(f"variant must be one of {', '.join(VARIANT_CHOICES)}, got {options.variant!r}")
         if options.degrade not in DEGRADE_CHOICES:
             raise BadOptionError(f"degrade must be one of {', '.join(DEGRADE_CHOICES)}, got {options.degrade!r}")
-        if isinstance(options.seed, bool) or not isinstance(options.seed, int) or options.seed < 0:
-            raise BadOptionError(f"seed must be a whole number >= 0, got {options.seed!r}")
+        if isinstance(options.seed, bool) or not isinstance(options.seed, int) or not 0 <= options.seed <= SEED_MAX:
+            raise BadOptionError(f"seed must be a whole number from 0 to {SEED_MAX}, got {options.seed!r}")
         if options.max_frames is not None and not 1 <= options.max_frames <= self.config.max_frames:
             raise BadOptionError(
                 f"max_frames must be between 1 and this server's limit of {self.config.max_frames}, "
@@ -231,10 +231,12 @@ class TrackingService:
         if not run:
             raise ModelUnavailableError(" / ".join(f"{name}: {why}" for name, why in unavailable.items()))
         switches = self._resolve_switches(options) if "vsd-mot" in run else (None, None)
-        source = open_frames(video)
+        # Counting a stream without a stored count means decoding it: never past the limit + 1.
+        source = open_frames(video, max_pixels=self.config.max_frame_pixels, count_limit=self.config.max_frames + 1)
         if options.max_frames is None and len(source) > self.config.max_frames:
+            frames = f"at least {len(source)}" if source.count_is_lower_bound else str(len(source))
             raise ClipTooLongError(
-                f"the clip has {len(source)} frames, more than this server's limit of {self.config.max_frames}: "
+                f"the clip has {frames} frames, more than this server's limit of {self.config.max_frames}: "
                 f"set max_frames (at most {self.config.max_frames}) to track only its start, or cut the clip"
             )
         total = min(len(source), options.max_frames or len(source))
@@ -301,6 +303,8 @@ class TrackingService:
                     writers.write(self._panels(frame, number, panels, results, plan.unavailable, size))
                 if on_progress is not None:
                     on_progress(done, plan.frames_total)
+        except UnreadableVideoError as exc:  # e.g. a file that stops decoding mid-clip: name the user's file
+            raise type(exc)(str(exc).replace(plan.source.path.name, plan.filename)) from None
         finally:
             if writers is not None:
                 writers.close()

@@ -1,32 +1,67 @@
 """From an uploaded file to a queued job: the one path the API and the UI both take.
 
-Why one path: the file-type check, the probe of the clip (readable? too long?) and the model
-checks must answer the same way whether a clip comes from curl or from the browser, and must
-happen before the job queues, so a bad upload is refused at once instead of failing minutes later.
+Why one path: the file-type check, the probe of the clip (readable? too long? frames too big?) and
+the model checks must answer the same way whether a clip comes from curl or from the browser, and
+must happen before the job queues, so a bad upload is refused at once instead of failing minutes
+later. The client's filename only picks among the accepted suffixes and is shown (cleaned) in
+messages; the file is stored as ``upload.<suffix>`` inside the job's own folder, with the suffix
+taken from its content where that is recognisable.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import BinaryIO
 
 from app.config import UPLOAD_SUFFIXES
-from app.errors import UnsupportedFileError, as_app_error
-from model.video import UnreadableVideoError
+from app.errors import EmptyUploadError, UnsupportedFileError, UploadTooLargeError, as_app_error
+from app.filetype import HEAD_BYTES, display_name, sniff
 from app.jobs import Job, JobManager
 from app.service import TrackingService, TrackOptions
+from model.video import UnreadableVideoError
+
+COPY_CHUNK = 1024 * 1024
+ACCEPTED = ", ".join(s.lstrip(".") for s in UPLOAD_SUFFIXES)
 
 
 def upload_suffix(filename: str | None) -> str:
     """The lower-case suffix of an accepted upload name; UnsupportedFileError otherwise."""
-    suffix = Path(filename or "").suffix.lower()
+    suffix = Path(display_name(filename, fallback="")).suffix.lower()
     if suffix not in UPLOAD_SUFFIXES:
-        raise UnsupportedFileError(
-            f"{filename or 'the upload'!s} is not a supported clip: upload one of "
-            f"{', '.join(s.lstrip('.') for s in UPLOAD_SUFFIXES)}"
-        )
+        raise UnsupportedFileError(f"{display_name(filename)} is not a supported clip: upload one of {ACCEPTED}")
     return suffix
+
+
+def save_upload(data: BinaryIO, target: Path, limit_bytes: int, shown_name: str) -> int:
+    """Copy ``data`` to ``target`` in chunks, refusing past ``limit_bytes``; returns the size.
+
+    The HTTP routes are already limited while the body streams in (app.upload_limit); this second
+    check covers every other way in (the UI hands over a file Gradio stored).
+    """
+    size = 0
+    with target.open("wb") as out:
+        while chunk := data.read(COPY_CHUNK):
+            size += len(chunk)
+            if size > limit_bytes:
+                raise UploadTooLargeError(
+                    f"{shown_name} is larger than this server's {limit_bytes // (1024 * 1024)} MB limit: "
+                    "cut or re-encode the clip, or track only its start"
+                )
+            out.write(chunk)
+    if size == 0:
+        raise EmptyUploadError(f"{shown_name} is empty (0 bytes): choose the clip again and wait for it to upload")
+    return size
+
+
+def store_by_content(upload: Path, shown_name: str) -> Path:
+    """Refuse still images; give a recognised video the suffix its decoder needs."""
+    with upload.open("rb") as handle:
+        verdict = sniff(handle.read(HEAD_BYTES))
+    if verdict.kind == "image":
+        raise UnsupportedFileError(f"{shown_name} is {verdict.description}, not a video: upload one of {ACCEPTED}")
+    if verdict.kind == "video" and verdict.suffix != upload.suffix.lower():
+        return upload.rename(upload.with_name(f"upload{verdict.suffix}"))
+    return upload
 
 
 def submit_clip(
@@ -35,17 +70,19 @@ def submit_clip(
     """Save ``data`` into a new job folder, validate it against ``options``, and queue the tracking."""
     suffix = upload_suffix(filename)
     service.check_options(options)
+    if jobs.is_full():  # before copying and probing: a refusal should cost nothing
+        raise jobs.refusal()
+    shown_name = display_name(filename)
     job_id, folder = jobs.new_job()
     upload = folder / f"upload{suffix}"
-    shown_name = Path(filename or upload.name).name
     try:
-        with upload.open("wb") as out:
-            shutil.copyfileobj(data, out, length=1024 * 1024)
+        save_upload(data, upload, service.config.max_upload_bytes, shown_name)
+        upload = store_by_content(upload, shown_name)
         plan = service.plan(upload, options, filename=shown_name)
         return jobs.submit(job_id, lambda out_dir, progress: service.run(plan, out_dir, progress), plan.frames_total)
     except UnreadableVideoError as exc:  # name the user's file, not our copy of it
         jobs.discard(job_id)
-        mapped = as_app_error(UnreadableVideoError(str(exc).replace(upload.name, shown_name)))
+        mapped = as_app_error(type(exc)(str(exc).replace(upload.name, shown_name)))
         raise mapped from None
     except BaseException:
         jobs.discard(job_id)

@@ -216,6 +216,8 @@ def to_working_gray(frame: np.ndarray, short_side: int = 288) -> np.ndarray:
         raise ValueError(f"expected a BGR (H, W, 3) or gray (H, W) frame, got shape {frame.shape}")
     if min(gray.shape) < 3:
         raise ValueError(f"frame of shape {frame.shape} is too small to assess; it needs at least 3x3 pixels")
+    if frame.dtype.kind == "f" and not np.isfinite(gray).all():
+        raise ValueError("frame holds NaN or infinite values; pass decoded pixels (0..255)")
     height, width = working_size(*gray.shape, short_side)
     return cv2.resize(gray, (width, height), interpolation=cv2.INTER_AREA)
 
