@@ -128,7 +128,8 @@ def percentiles(values: list[float]) -> dict[str, float]:
 class Server:
     """``python app.py`` in a subprocess that this object started and stops."""
 
-    def __init__(self, work: Path, workers: int, max_queued: int, max_frames: int, checkpoint: Path) -> None:
+    def __init__(self, work: Path, workers: int, max_queued: int, max_frames: int, checkpoint: Path,
+                 vsd_checkpoint: Path | None = None) -> None:
         self.port = free_port()
         self.jobs_dir = work / "jobs"
         (work / "no_examples").mkdir(exist_ok=True)
@@ -136,7 +137,7 @@ class Server:
             **os.environ, "HOST": "127.0.0.1", "PORT": str(self.port), "VSDMOT_WORKERS": str(workers),
             "VSDMOT_MAX_QUEUED": str(max_queued), "VSDMOT_MAX_FRAMES": str(max_frames),
             "VSDMOT_JOBS_DIR": str(self.jobs_dir), "VSDMOT_BASELINE_CHECKPOINT": str(checkpoint),
-            "VSDMOT_VSDMOT_CHECKPOINT": str(work / "no_vsd_mot.pt"), "VSDMOT_VIDEOS_DIR": str(work / "no_examples"),
+            "VSDMOT_VSDMOT_CHECKPOINT": str(vsd_checkpoint or work / "no_vsd_mot.pt"), "VSDMOT_VIDEOS_DIR": str(work / "no_examples"),
             "GRADIO_TEMP_DIR": str(work / "gradio"), "VSDMOT_RENDER_WIDTH": "160", "GRADIO_ANALYTICS_ENABLED": "False",
         }
         self.log = (work / "server.log").open("w")

@@ -67,6 +67,7 @@ class FrameCache:
         self.offsets = np.load(folder / "offsets.npy")
         self.features = [np.load(folder / f"feat_{i}.npy", mmap_mode="r") for i in range(self.meta["num_levels"])]
         self._quality: np.ndarray | None = None
+        self._teachers: dict[str, np.ndarray] = {}
 
     @property
     def quality(self) -> np.ndarray:
@@ -99,10 +100,13 @@ class FrameCache:
         )
 
     def teacher(self, name: str) -> np.ndarray:
-        path = self.folder / f"teacher_{name}.npy"
-        if not path.exists():
-            raise FileNotFoundError(f"no {name} teacher embeddings in {self.folder}; build them with build_teacher_cache")
-        return np.load(path)
+        """(N, D) frozen-teacher embeddings of the cached frames (loaded once)."""
+        if name not in self._teachers:
+            path = self.folder / f"teacher_{name}.npy"
+            if not path.exists():
+                raise FileNotFoundError(f"no {name} teacher embeddings in {self.folder}; build them with build_teacher_cache")
+            self._teachers[name] = np.load(path)
+        return self._teachers[name]
 
 
 def cache_root() -> Path:

@@ -21,3 +21,13 @@ def test_readme_starts_with_exactly_two_commands() -> None:
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
     assert _setup_commands()[1] in (ROOT / ".ci" / "run").read_text()
+
+
+def test_spaces_front_matter_names_the_gradio_entry_point() -> None:
+    import yaml
+
+    text = (ROOT / "deploy" / "spaces_header.yml").read_text()
+    assert text.startswith("---\n") and text.rstrip().endswith("---")
+    meta = yaml.safe_load(text.strip().strip("-"))
+    assert meta["sdk"] == "gradio" and meta["app_file"] == "app.py" and (ROOT / meta["app_file"]).is_file()
+    assert str(meta["python_version"]).startswith("3.")

@@ -1,0 +1,111 @@
+"""The paper's ablations on our data, from one command: trains what is missing (or reuses finished
+runs under ``runs/ablations/``) and prints Tables V-VII in the paper's layout on the validation split
+(PETS09-S2L1 501-795, clean / `medium` / `severe`, seed 0). Table VIII is `benchmarks/efficiency.py`.
+
+Every VSD-MOT row and the "baseline, same extra training" control start from `assets/baseline.pt` and
+train for the same schedule, so differences come from the method, not from extra epochs.
+
+    python -m benchmarks.ablations [--tables V VI VII] [--seeds 0 1] [--jobs 2] [--dry-run]
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+
+from benchmarks.common import format_table, validation_caches
+from model.detector import YoloxDetector
+from model.eval import evaluate_sequence
+from model.track import load_tracker, track_cache
+
+ROOT = Path("runs/ablations")
+SCHEDULE = ["--epochs", "8", "--lr-drop-epoch", "6", "--clips-per-epoch", "400", "--track-drop", "0.3",
+            "--max-interval", "3", "--init", "assets/baseline.pt"]
+VSD = ["--variant", "vsd-mot", "--teacher", "effnet-lite0"]
+
+# run name -> training arguments (seed appended per run)
+RUNS: dict[str, list[str]] = {
+    "baseline-cont": ["--variant", "baseline"],
+    "plain": [*VSD, "--distill", "plain", "--no-dswr"],
+    "dcsd": [*VSD, "--distill", "dcsd", "--no-dswr"],
+    "dcsd-dswr": [*VSD, "--distill", "dcsd", "--dswr"],
+    "mix-hq": [*VSD, "--lq-per-hq", "0"],
+    "mix-1to1": [*VSD, "--lq-per-hq", "1"],
+    "mix-lq": [*VSD, "--lq-per-hq", "inf"],
+    "alpha-0.2": [*VSD, "--alpha", "0.2"],
+    "alpha-0.6": [*VSD, "--alpha", "0.6"],
+}
+TABLES: dict[str, tuple[str, list[tuple[str, str]]]] = {
+    "V": ("Table V analogue: components", [
+        ("baseline, same extra training", "baseline-cont"), ("+ student, plain distillation", "plain"),
+        ("+ student, DCSD", "dcsd"), ("+ student, DCSD + DSWR (VSD-MOT)", "dcsd-dswr")]),
+    "VI": ("Table VI analogue: LQ:HQ mix of the training set", [
+        ("all HQ", "mix-hq"), ("1:1", "mix-1to1"), ("2:1", "dcsd-dswr"), ("all LQ", "mix-lq")]),
+    "VII": ("Table VII analogue: alpha of eq. 15", [
+        ("alpha 0.2", "alpha-0.2"), ("alpha 0.4", "dcsd-dswr"), ("alpha 0.6", "alpha-0.6")]),
+}
+
+
+def run_dir(name: str, seed: int) -> Path:
+    return ROOT / f"{name}-s{seed}"
+
+
+def is_finished(out: Path) -> bool:
+    import json
+
+    log = out / "train_log.json"
+    epochs = int(SCHEDULE[SCHEDULE.index("--epochs") + 1])
+    return log.exists() and len(json.loads(log.read_text())["log"]) == epochs
+
+
+def train(name: str, seed: int, threads: int) -> Path:
+    out = run_dir(name, seed)
+    if is_finished(out):
+        return out / "checkpoint.pt"
+    cmd = [sys.executable, "-m", "model.train", *RUNS[name], *SCHEDULE, "--seed", str(seed),
+           "--num-threads", str(threads), "--output", str(out)]
+    log = out.with_suffix(".log")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as fh:
+        subprocess.run(cmd, check=True, stdout=fh, stderr=subprocess.STDOUT)
+    return out / "checkpoint.pt"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--tables", nargs="*", default=list(TABLES), choices=list(TABLES))
+    p.add_argument("--seeds", nargs="*", type=int, default=[0])
+    p.add_argument("--jobs", type=int, default=2, help="training runs in parallel (1 thread each)")
+    p.add_argument("--dry-run", action="store_true", help="list the runs and whether they exist")
+    args = p.parse_args()
+    needed = sorted({(run, s) for t in args.tables for _, run in TABLES[t][1] for s in args.seeds})
+    if args.dry_run:
+        for run, s in needed:
+            print(run_dir(run, s), "done" if is_finished(run_dir(run, s)) else "to train")
+        return
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        list(pool.map(lambda rs: train(rs[0], rs[1], 1), needed))
+
+    torch.set_num_threads(1)
+    seq_dir, caches = validation_caches(YoloxDetector())
+    first, last = caches["hq"].frames[0], caches["hq"].frames[-1]
+    for t in args.tables:
+        title, rows = TABLES[t]
+        out = []
+        for label, run in rows:
+            for s in args.seeds:
+                tracker, _ = load_tracker("vsd-mot" if run != "baseline-cont" else "baseline", run_dir(run, s) / "checkpoint.pt")
+                for split, cache in caches.items():
+                    m = evaluate_sequence(seq_dir, track_cache(tracker, cache), first=first, last=last)
+                    out.append((f"{label} (seed {s})", split, m, {}))
+        print(f"\n## {title}\n")
+        print(format_table(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Push this repository to a Hugging Face Space. A Space reads its settings from YAML front matter at
+# the top of README.md; our README must open with the two set-up commands instead, so the front
+# matter lives in deploy/spaces_header.yml and is prepended here, in a throw-away commit on a
+# temporary branch that only the Space receives.
+#   usage: deploy/push_space.sh <hf-user>/<space-name>
+set -euo pipefail
+space=${1:?usage: deploy/push_space.sh <hf-user>/<space-name>}
+cd "$(dirname "$0")/.."
+branch=space-deploy-$$
+git switch -q -c "$branch"
+trap 'git switch -q - && git branch -q -D "$branch"' EXIT
+{ cat deploy/spaces_header.yml; echo; cat README.md; } > README.space.md && mv README.space.md README.md
+git commit -qam "Hugging Face Space front matter"
+git push -f "https://huggingface.co/spaces/$space" "$branch:main"
