@@ -37,6 +37,7 @@ from app.filetype import display_name, sniff
 from app.gate import Admission, has_dot_segment
 from app.jobs import DEFAULT_RETRY_AFTER_S, STATUS_FILE, JobManager, retry_after_seconds
 from app.server import create_app
+from model.render import VideoWriter
 from tests.test_api import baseline_checkpoint_or_skip
 
 MP4 = "intel-one-by-one-person-detection.mp4"  # 1394 frames, 768x432, 3.2 MB, header first
@@ -319,16 +320,9 @@ def service_config(root: Path, baseline: Path, **overrides: object) -> AppConfig
 
 
 def write_h264(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
-    height, width = frames[0].shape[:2]
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "ultrafast"}
+    with VideoWriter(path, fps, preset="ultrafast") as writer:
         for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+            writer.write(frame)
     return path
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
+from model.render import VideoWriter
 from model.video import (
     DEFAULT_MAX_PIXELS, FrameTooLargeError, UnreadableVideoError, check_frame_size, open_frames,
 )
@@ -39,16 +40,9 @@ def truncated(src: Path, fraction: float, out: Path) -> Path:
 
 def write_h264(path: Path, frames: list[np.ndarray], fps: int = 10) -> Path:
     """H.264 MP4 from BGR frames (even sizes), ultrafast: tiny files even for 8K flat frames."""
-    height, width = frames[0].shape[:2]
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "ultrafast"}
+    with VideoWriter(path, fps, preset="ultrafast") as writer:
         for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+            writer.write(frame)
     return path
 
 
