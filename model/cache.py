@@ -97,6 +97,7 @@ class FrameCache:
             scale=float(self.meta["scale"]),
             image_size=tuple(self.meta["image_size"]),
             input_size=int(self.meta["input_size"]),
+            strides=tuple(self.meta["strides"]),
         )
 
     def teacher(self, name: str) -> np.ndarray:
@@ -181,14 +182,20 @@ def _quality_row(frame: np.ndarray) -> list[float]:
 
 
 def _rendered_frames(seq_dir: Path, key: dict[str, Any]):
-    """The span's frames as the cache saw them (degraded with the same preset and seed)."""
-    degrader = None
-    if key["preset"] is not None:
+    """The span's frames as the cache saw them: degraded with the same preset and seed, or with
+    the HSV training augmentation (preset ``"hsv"``, one draw per frame from the seed)."""
+    transform = None
+    if key["preset"] == "hsv":
+        from model.augment import augment_hsv
+
+        def transform(frame: np.ndarray, number: int) -> np.ndarray:
+            return augment_hsv(frame, np.random.default_rng([key["seed"], number]))
+    elif key["preset"] is not None:
         from model.degrade import Degrader
 
-        degrader = Degrader(preset=key["preset"], seed=key["seed"])
+        transform = Degrader(preset=key["preset"], seed=key["seed"])
     for number, frame in open_frames(seq_dir, key["first"], key["last"]):
-        yield number, degrader(frame, number) if degrader is not None else frame
+        yield number, transform(frame, number) if transform is not None else frame
 
 
 def _assess_span(seq_dir: Path, key: dict[str, Any]) -> np.ndarray:

@@ -25,6 +25,7 @@ TRAIN_SPANS: tuple[tuple[str, int, int], ...] = (("TUD-Stadtmitte", 1, 179), ("P
 VAL_SPAN: tuple[str, int, int] = ("PETS09-S2L1", 501, 795)
 # Degraded training copies (never seed 0, the validation seed).
 LQ_TRAIN_RENDITIONS: tuple[tuple[str, int], ...] = (("medium", 11), ("severe", 12))
+HSV_RENDITION: tuple[str, int] = ("hsv", 21)  # colour-jittered clean copy (model.augment.augment_hsv)
 VAL_RENDITIONS: dict[str, tuple[str, int] | None] = {"hq": None, "lq-medium": ("medium", 0), "lq-severe": ("severe", 0)}
 
 

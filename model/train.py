@@ -28,9 +28,10 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from model import settings
-from model.data import TRAIN_SPANS, VAL_SPAN, TrainingSequence, load_sequence, mix_renditions, sample_clips
+from model.augment import SHIFT_UNIT, shift_boxes, shift_features
+from model.data import HSV_RENDITION, TRAIN_SPANS, VAL_SPAN, FrameTargets, TrainingSequence, load_sequence, mix_renditions, sample_clips
 from model.losses import LossWeights, assign, frame_loss
-from model.tracker import QueryTrackerModel, TrackerConfig, load_checkpoint, save_checkpoint
+from model.tracker import QueryTrackerModel, TrackerConfig, load_checkpoint, save_checkpoint, to_model_boxes
 
 
 @dataclass
@@ -56,6 +57,8 @@ class TrainConfig:
     grad_clip: float = 0.1
     track_drop: float = 0.1  # MOTR: randomly drop a track query (object must be re-born from a proposal)
     fp_insert: float = 0.3  # MOTR: insert a false-positive track query that must learn to die
+    pseudo_clip: float = 0.0  # share of clips made from one frame shifted by multiples of 32 px (MOTRv2)
+    hsv: bool = False  # add an HSV-jittered copy of every clean training sequence (YOLOX augment_hsv)
     seed: int = 0
     init: str | None = None  # start from this checkpoint (e.g. the baseline for VSD-MOT)
     output: str = "runs/baseline"
@@ -80,21 +83,33 @@ class ClipObjective(nn.Module):
         d = model.config.decoder.d_model
         content, anchors, ids = torch.zeros(1, 0, d), torch.zeros(1, 0, 4), torch.zeros(0, dtype=torch.long)
         totals: dict[str, Tensor] = {}
-        for frame in frames:
+        shifts = [(0, 0)] * len(frames)
+        if cfg.pseudo_clip and rng.random() < cfg.pseudo_clip:  # one image, moved: a clip with known motion
+            frames = [frames[0]] * len(frames)
+            steps = rng.integers(-1, 2, size=(len(frames), 2)) * SHIFT_UNIT
+            steps[0] = 0
+            shifts = [tuple(int(v) for v in row) for row in np.cumsum(steps, axis=0)]
+        for frame, (dx, dy) in zip(frames, shifts):
             det = seq.cache.detections(frame)
             target = seq.targets[frame]
             props = det.detections
             if len(props) > model.config.max_proposals:
                 props = props[np.argsort(-props.scores)[: model.config.max_proposals]]
-            from model.tracker import to_model_boxes
-
             prop_anchors = to_model_boxes(props.xyxy, det.scale, det.input_size)[None]
+            prop_scores = torch.as_tensor(props.scores)[None]
             features = [torch.from_numpy(f)[None] for f in det.features]
+            if dx or dy:
+                extent = (det.image_size[1] * det.scale / det.input_size, det.image_size[0] * det.scale / det.input_size)
+                features = shift_features(features, det.strides, dx, dy)
+                moved, keep = shift_boxes(prop_anchors[0], dx, dy, det.input_size, extent)
+                prop_anchors, prop_scores = moved[keep][None], prop_scores[:, keep]
+                moved, keep = shift_boxes(target.boxes, dx, dy, det.input_size, extent)
+                target = FrameTargets(moved[keep], target.ids[keep])
             quality = torch.tensor([float(seq.cache.quality[seq.cache.position(frame), 3])])
             teacher_embedding = None
             if getattr(model.hook, "needs_teacher", False):
                 teacher_embedding = torch.from_numpy(seq.cache.teacher(cfg.teacher)[seq.cache.position(frame)])[None]
-            out = model(content, anchors, prop_anchors, torch.as_tensor(props.scores)[None], features, quality=quality,
+            out = model(content, anchors, prop_anchors, prop_scores, features, quality=quality,
                         teacher_embedding=teacher_embedding)
             nt = out.num_track_queries
             logits, boxes = out.decoder.logits[:, 0], out.decoder.boxes[:, 0]
@@ -162,7 +177,8 @@ def load_training_data(cfg: TrainConfig, data_dir: Path, detector: Any, teacher:
         seq_dir = data_dir / name
         if not seq_dir.is_dir():
             raise FileNotFoundError(f"training sequence {name} not found in {data_dir}")
-        for rendition in mix_renditions(cfg.lq_per_hq):
+        renditions = mix_renditions(cfg.lq_per_hq) + ([HSV_RENDITION] if cfg.hsv else [])
+        for rendition in renditions:
             seq = load_sequence(seq_dir, first, last, rendition, detector)
             if teacher is not None:
                 build_teacher_cache(seq.cache, seq_dir, teacher)
@@ -303,7 +319,9 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--lq-per-hq", type=float, default=defaults.lq_per_hq, help="0 = all HQ, 1, 2, inf = all LQ")
     for name in ("epochs", "clips_per_epoch", "lr_drop_epoch", "clip_len", "max_interval", "seed", "num_threads"):
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
-    for name in ("lr", "weight_decay", "grad_clip", "track_drop", "fp_insert"):
+    p.add_argument("--hsv", action=argparse.BooleanOptionalAction, default=defaults.hsv,
+                   help="add an HSV-jittered copy of each clean training sequence")
+    for name in ("lr", "weight_decay", "grad_clip", "track_drop", "fp_insert", "pseudo_clip"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
     p.add_argument("--span", action="append", default=None, metavar="SEQ:FIRST:LAST",
                    help="train on this span instead of the default split (repeatable)")

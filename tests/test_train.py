@@ -58,7 +58,7 @@ def test_torchrun_two_cpu_processes(mot_dir: Path, weights_dir: Path, tmp_path: 
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
         "-m", "model.train", "--span", "TUD-Stadtmitte:1:24", "--lq-per-hq", "0", "--epochs", "2",
-        "--clips-per-epoch", "4", "--num-threads", "1", "--output", str(out),
+        "--clips-per-epoch", "4", "--num-threads", "1", "--pseudo-clip", "0.5", "--hsv", "--output", str(out),
     ]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
