@@ -65,6 +65,7 @@ class DetectorOutput:
     strides: tuple[int, ...]
     scale: float
     image_size: tuple[int, int]
+    input_size: int = 416  # side of the square, letterboxed detector input the boxes were scaled to
 
 
 def letterbox(frame_bgr: np.ndarray, input_size: int) -> tuple[np.ndarray, float]:
@@ -256,6 +257,7 @@ class YoloxDetector:
             strides=self.strides,
             scale=float(scale),
             image_size=(height, width),
+            input_size=self.input_size,
         )
 
 
