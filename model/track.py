@@ -83,14 +83,10 @@ def track_cache(tracker: Tracker, cache: Any) -> dict[int, Tracks]:
     """Track a cached (sequence, degradation) span: detector outputs and frame quality come from the cache."""
     from model.quality import QualityScores
 
-    def frames() -> Iterable[tuple[int, None]]:
-        return ((f, None) for f in cache.frames)
-
     tracker.reset()
     results = {}
-    for number, _ in frames():
-        row = cache.quality[cache.position(number)]
-        quality = QualityScores(*(float(v) for v in row))
+    for number in cache.frames:
+        quality = QualityScores(*(float(v) for v in cache.quality[cache.position(number)]))
         results[number] = tracker.update(None, detections=cache.detections(number), quality=quality)
     return results
 
