@@ -26,12 +26,8 @@ def run_peer(name: str, cache, fps: float) -> tuple[dict[int, Tracks], float]:
     import supervision as sv
     import trackers
 
-    make = {
-        "ByteTrack": lambda: trackers.ByteTrackTracker(frame_rate=fps),
-        "OC-SORT": lambda: trackers.OCSORTTracker(frame_rate=fps) if "frame_rate" in trackers.OCSORTTracker.__init__.__code__.co_varnames else trackers.OCSORTTracker(),
-        "SORT": lambda: trackers.SORTTracker(frame_rate=fps) if "frame_rate" in trackers.SORTTracker.__init__.__code__.co_varnames else trackers.SORTTracker(),
-    }[name]
-    tracker = make()
+    classes = {"ByteTrack": trackers.ByteTrackTracker, "OC-SORT": trackers.OCSORTTracker, "SORT": trackers.SORTTracker}
+    tracker = classes[name](frame_rate=fps)
     results, elapsed = {}, 0.0
     for frame in cache.frames:
         det = cache.detections(frame).detections

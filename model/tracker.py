@@ -263,7 +263,7 @@ class Tracker:
         max_proposals = self.model.config.max_proposals
         if len(proposals) > max_proposals:
             proposals = proposals[np.argsort(-proposals.scores)[:max_proposals]]
-        scale, input_size, image_size = detections.scale, self._input_size(detections), detections.image_size
+        scale, input_size, image_size = detections.scale, int(detections.input_size), detections.image_size
         features = [torch.from_numpy(np.ascontiguousarray(f, dtype=np.float32))[None] for f in detections.features]
         d = self.model.config.decoder.d_model
         track_content = torch.stack([t.content for t in self._tracks])[None] if self._tracks else torch.zeros(1, 0, d)
@@ -376,11 +376,3 @@ class Tracker:
 
             self._quality = assess_frame
         return self._quality(frame)
-
-    def _input_size(self, detections: Any) -> int:
-        size = getattr(detections, "input_size", None)
-        if size is None and self.detector is not None:
-            size = self.detector.input_size
-        if size is None:
-            raise ValueError("detections carry no input_size and no detector is attached")
-        return int(size)
