@@ -31,6 +31,7 @@ from model import settings
 from model.augment import SHIFT_UNIT, shift_boxes, shift_features
 from model.data import HSV_RENDITION, TRAIN_SPANS, VAL_SPAN, FrameTargets, TrainingSequence, load_sequence, mix_renditions, sample_clips
 from model.losses import LossWeights, assign, frame_loss
+from model.student import StudentConfig
 from model.tracker import QueryTrackerModel, TrackerConfig, load_checkpoint, save_checkpoint, to_model_boxes
 
 
@@ -65,6 +66,7 @@ class TrainConfig:
     num_threads: int = 2
     spans: tuple[tuple[str, int, int], ...] = TRAIN_SPANS  # (sequence, first, last) to train on
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    student_size: StudentConfig = field(default_factory=StudentConfig)  # the paper leaves hidden_dim open
 
 
 class ClipObjective(nn.Module):
@@ -146,7 +148,7 @@ def build_model(cfg: TrainConfig, teacher_dim: int | None) -> tuple[QueryTracker
     if cfg.variant == "vsd-mot":
         from model.vsd import VSDHook
 
-        hook = VSDHook.build(student=cfg.student, dswr=cfg.dswr, fixed_weight=cfg.fixed_semantic_weight)
+        hook = VSDHook(cfg.student_size, fixed_weight=cfg.fixed_semantic_weight, use_student=cfg.student, use_dswr=cfg.dswr)
     elif cfg.variant == "direct":
         from model.vsd import DirectTeacherHook
 
@@ -323,6 +325,11 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
                    help="add an HSV-jittered copy of each clean training sequence")
     for name in ("lr", "weight_decay", "grad_clip", "track_drop", "fp_insert", "pseudo_clip"):
         p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
+    size = defaults.student_size
+    p.add_argument("--student-hidden-dim", type=int, default=size.hidden_dim, help="hidden_dim of eqs. 1-3")
+    p.add_argument("--student-heads", type=int, default=size.num_heads)
+    p.add_argument("--student-ffn-dim", type=int, default=size.ffn_dim)
+    p.add_argument("--student-layers", type=int, default=size.num_layers, help="the paper uses 3")
     p.add_argument("--span", action="append", default=None, metavar="SEQ:FIRST:LAST",
                    help="train on this span instead of the default split (repeatable)")
     p.add_argument("--init", default=None, help="initialise from a checkpoint (e.g. the trained baseline)")
@@ -331,6 +338,12 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     if not 0 < args.alpha < 1:
         p.error("--alpha must be in (0, 1) (eq. 15)")
     values = vars(args)
+    try:
+        values["student_size"] = StudentConfig(
+            hidden_dim=values.pop("student_hidden_dim"), num_heads=values.pop("student_heads"),
+            ffn_dim=values.pop("student_ffn_dim"), num_layers=values.pop("student_layers"))
+    except ValueError as exc:
+        p.error(str(exc))
     spans = values.pop("span")
     if spans:
         try:

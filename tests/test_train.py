@@ -51,6 +51,24 @@ def test_cli_refuses_validation_frames_and_random_teachers(capsys) -> None:
     assert cfg.spans == (("TUD-Stadtmitte", 1, 20),) and cfg.alpha == 0.4
 
 
+def test_cli_student_size_reaches_the_hook_and_the_checkpoint(tmp_path: Path, capsys) -> None:
+    from model.tracker import load_checkpoint, save_checkpoint
+    from model.train import build_model
+
+    cfg = parse_args(["--variant", "vsd-mot", "--student-hidden-dim", "64", "--student-heads", "4",
+                      "--student-ffn-dim", "128", "--student-layers", "2"])
+    model, _ = build_model(cfg, teacher_dim=1280)
+    student = model.hook.student
+    assert student.input_proj.out_features == 64 and len(student.encoder.layers) == 2
+    assert student.encoder.layers[0].linear1.out_features == 128
+    save_checkpoint(tmp_path / "small.pt", model, meta={})
+    loaded, _ = load_checkpoint(tmp_path / "small.pt")
+    assert loaded.hook.student_config.hidden_dim == 64 and loaded.hook.student_config.num_layers == 2
+    with pytest.raises(SystemExit):  # 64 is not divisible by 7 heads: a clear CLI error, not a traceback
+        parse_args(["--variant", "vsd-mot", "--student-hidden-dim", "64", "--student-heads", "7"])
+    assert "divisible" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_torchrun_two_cpu_processes(mot_dir: Path, weights_dir: Path, tmp_path: Path) -> None:
     env = {**os.environ, "VSDMOT_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
