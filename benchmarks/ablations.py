@@ -98,17 +98,40 @@ def main() -> None:
     torch.set_num_threads(1)
     seq_dir, caches = validation_caches(YoloxDetector())
     first, last = caches["hq"].frames[0], caches["hq"].frames[-1]
+    metrics: dict[tuple[str, int], dict] = {}  # a run shared by several tables is evaluated once
+
+    def evaluate(run: str, seed: int) -> dict:
+        if (run, seed) not in metrics:
+            tracker, _ = load_tracker("vsd-mot" if run != "baseline-cont" else "baseline", run_dir(run, seed) / "checkpoint.pt")
+            metrics[run, seed] = {split: evaluate_sequence(seq_dir, track_cache(tracker, cache), first=first, last=last)
+                                  for split, cache in caches.items()}
+        return metrics[run, seed]
+
     for t in args.tables:
         title, rows = TABLES[t]
-        out = []
+        out, hota = [], {}
         for label, run in rows:
             for s in args.seeds:
-                tracker, _ = load_tracker("vsd-mot" if run != "baseline-cont" else "baseline", run_dir(run, s) / "checkpoint.pt")
-                for split, cache in caches.items():
-                    m = evaluate_sequence(seq_dir, track_cache(tracker, cache), first=first, last=last)
+                for split, m in evaluate(run, s).items():
                     out.append((f"{label} (seed {s})", split, m, {}))
+                    hota.setdefault(label, {}).setdefault(split, []).append(m.HOTA)
         print(f"\n## {title}\n")
         print(format_table(out))
+        print(f"\nMean HOTA over seeds {', '.join(map(str, args.seeds))} (min-max in brackets):\n")
+        print(mean_table(hota, list(caches)))
+
+
+def mean_table(hota: dict[str, dict[str, list[float]]], splits: list[str]) -> str:
+    """Rows x splits of mean HOTA with the seed range, so a reader sees the run-to-run noise next to every mean."""
+    lines = ["| row | " + " | ".join(splits) + " |", "|---|" + "---|" * len(splits)]
+    for label, by_split in hota.items():
+        cells = []
+        for split in splits:
+            values = by_split[split]
+            mean = sum(values) / len(values)
+            cells.append(f"{mean:.1f}" + (f" ({min(values):.1f}-{max(values):.1f})" if len(values) > 1 else ""))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

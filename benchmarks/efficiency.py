@@ -21,7 +21,7 @@ from benchmarks.common import machine_line
 from model import settings
 from model.detector import YoloxDetector
 from model.quality import assess_frame
-from model.tracker import QueryTrackerModel, Tracker
+from model.tracker import Tracker
 from model.track import CheckpointMissingError, load_tracker
 from model.video import open_frames
 
