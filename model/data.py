@@ -61,10 +61,18 @@ class TrainingSequence:
     cache: FrameCache
     targets: dict[int, FrameTargets]
     rendition: tuple[str, int] | None  # None = clean
+    # Whose teacher embeddings the distillation targets come from: this cache (the frame the student
+    # sees, as in the paper) or the clean cache of the same span ("clean teacher", see model.train).
+    teacher_source: FrameCache | None = None
 
     @property
     def frames(self) -> list[int]:
         return self.cache.frames
+
+    def teacher_embedding(self, teacher: str, frame: int) -> np.ndarray:
+        """(D,) the frozen teacher's embedding that frame ``frame`` is distilled towards."""
+        source = self.cache if self.teacher_source is None else self.teacher_source
+        return source.teacher(teacher)[self.cache.position(frame)]
 
 
 def load_sequence(seq_dir: Path, first: int, last: int, rendition: tuple[str, int] | None, detector: Any) -> TrainingSequence:

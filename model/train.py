@@ -47,6 +47,9 @@ class TrainConfig:
     alpha: float = 0.4  # eq. 15, paper Table VII best
     tau: float = 2.0  # eq. 8
     teacher: str = "effnet-lite0"
+    # "degraded": the teacher embeds the frame the student sees (the paper). "clean": on degraded
+    # renditions it embeds the clean original instead -- privileged distillation, ours, not the paper's.
+    teacher_view: str = "degraded"
     lq_per_hq: float = 2.0  # paper Table VI best: LQ:HQ = 2:1
     epochs: int = 8
     clips_per_epoch: int = 400
@@ -118,7 +121,7 @@ class ClipObjective(nn.Module):
             assignment = assign(logits[-1], boxes[-1], nt, ids, target.boxes, target.ids, self.weights)
             losses = frame_loss(logits, boxes, assignment, target.boxes, self.weights)
             if self.distill_loss is not None and out.hook.student is not None:
-                teacher = torch.from_numpy(seq.cache.teacher(cfg.teacher)[seq.cache.position(frame)])[None]
+                teacher = torch.from_numpy(seq.teacher_embedding(cfg.teacher, frame))[None]
                 distill = self.distill_loss(out.hook.student, teacher).loss
                 losses["loss_distill"] = distill
                 losses["loss"] = cfg.alpha * distill + (1 - cfg.alpha) * losses["loss_mot"]
@@ -180,10 +183,17 @@ def load_training_data(cfg: TrainConfig, data_dir: Path, detector: Any, teacher:
         if not seq_dir.is_dir():
             raise FileNotFoundError(f"training sequence {name} not found in {data_dir}")
         renditions = mix_renditions(cfg.lq_per_hq) + ([HSV_RENDITION] if cfg.hsv else [])
+        clean = None
+        if teacher is not None and cfg.teacher_view == "clean":
+            clean = load_sequence(seq_dir, first, last, None, detector).cache
+            build_teacher_cache(clean, seq_dir, teacher)
         for rendition in renditions:
             seq = load_sequence(seq_dir, first, last, rendition, detector)
             if teacher is not None:
                 build_teacher_cache(seq.cache, seq_dir, teacher)
+                if clean is not None and clean.frames != seq.cache.frames:
+                    raise ValueError(f"clean and degraded caches of {name} {first}-{last} hold different frames")
+                seq.teacher_source = clean
             sequences.append(seq)
     return sequences
 
@@ -318,6 +328,8 @@ def parse_args(argv: list[str] | None = None) -> TrainConfig:
     p.add_argument("--tau", type=float, default=defaults.tau)
     p.add_argument("--teacher", choices=("clip-rn50", "effnet-lite0"), default=defaults.teacher,
                    help="frozen teacher for distillation (clip-rn50 needs the hub or VSDMOT_CLIP_CHECKPOINT)")
+    p.add_argument("--teacher-view", choices=("degraded", "clean"), default=defaults.teacher_view,
+                   help="what the teacher embeds for a degraded frame: that frame (paper) or its clean original (ours)")
     p.add_argument("--lq-per-hq", type=float, default=defaults.lq_per_hq, help="0 = all HQ, 1, 2, inf = all LQ")
     for name in ("epochs", "clips_per_epoch", "lr_drop_epoch", "clip_len", "max_interval", "seed", "num_threads"):
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))

@@ -69,6 +69,29 @@ def test_cli_student_size_reaches_the_hook_and_the_checkpoint(tmp_path: Path, ca
     assert "divisible" in capsys.readouterr().err
 
 
+def test_clean_teacher_view_distils_degraded_frames_towards_the_clean_embedding() -> None:
+    from model.data import TrainingSequence
+
+    class Cache:  # the two FrameCache methods the lookup uses
+        def __init__(self, embeddings: np.ndarray) -> None:
+            self.embeddings, self.frames = embeddings, [11, 12, 13]
+
+        def teacher(self, name: str) -> np.ndarray:
+            return self.embeddings
+
+        def position(self, frame: int) -> int:
+            return frame - 11
+
+    degraded, clean = Cache(np.zeros((3, 2))), Cache(np.arange(6.0).reshape(3, 2))
+    seq = TrainingSequence("s", Path("."), degraded, {}, ("medium", 11))
+    assert seq.teacher_embedding("t", 12).tolist() == [0.0, 0.0]  # the paper: the frame the student sees
+    seq.teacher_source = clean
+    assert seq.teacher_embedding("t", 12).tolist() == [2.0, 3.0]  # ours: its clean original
+    assert parse_args(["--teacher-view", "clean"]).teacher_view == "clean"
+    with pytest.raises(SystemExit):
+        parse_args(["--teacher-view", "sharp"])
+
+
 @pytest.mark.slow
 def test_torchrun_two_cpu_processes(mot_dir: Path, weights_dir: Path, tmp_path: Path) -> None:
     env = {**os.environ, "VSDMOT_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
