@@ -7,8 +7,11 @@ seam, the frame quality Q, DSWR's semantic weight w (eq. 13) and how far the dec
     student edit  = ||S - F_query|| / ||F_query||          (eq. 3: what the residual adds)
     fused edit    = ||F_fused - F_query|| / ||F_query||    (eq. 14: = w * student edit)
 
-and prints the means with DSWR's learned W and b, so "the module does nothing" and "the module does
-the same thing on clean and degraded frames" can be told apart.
+and the mean pairwise cosine similarity of the n vectors of a frame before (F_query) and after the
+student (S): DCSD pulls every S towards one frame-level teacher vector, so a rising "cos S" means the
+student adds a shared scene component rather than per-object information. Printed with DSWR's
+learned W and b, so "the module does nothing", "it does the same on clean and degraded frames" and
+"it makes the queries alike" can be told apart.
 
     python -m benchmarks.vsd_diagnostics [CHECKPOINT ...]   (default assets/vsd_mot.pt)
 """
@@ -29,7 +32,12 @@ from model.track import load_tracker, track_cache
 
 def hook_statistics(tracker, cache) -> dict[str, float]:
     """Mean Q, w and relative query edits over one cached span (frames with at least one query)."""
-    records: list[tuple[float, float, float]] = []
+    records: list[tuple[float, float, float, float, float]] = []
+
+    def mean_pairwise_cosine(x: torch.Tensor) -> float:
+        unit = torch.nn.functional.normalize(x[0], dim=-1)
+        n = unit.shape[0]
+        return float(((unit @ unit.T).sum() - n) / (n * (n - 1))) if n > 1 else float("nan")
 
     def record(module, inputs, kwargs, output: HookOutput) -> None:
         queries = inputs[0] if inputs else kwargs["queries"]
@@ -39,7 +47,7 @@ def hook_statistics(tracker, cache) -> dict[str, float]:
         student_edit = (output.student - queries).norm(dim=-1).mean().item() / norm
         fused_edit = (output.queries - queries).norm(dim=-1).mean().item() / norm
         weight = float(output.semantic_weight.mean()) if output.semantic_weight is not None else float("nan")
-        records.append((weight, student_edit, fused_edit))
+        records.append((weight, student_edit, fused_edit, mean_pairwise_cosine(queries), mean_pairwise_cosine(output.student)))
 
     handle = tracker.model.hook.register_forward_hook(record, with_kwargs=True)
     try:
@@ -52,6 +60,8 @@ def hook_statistics(tracker, cache) -> dict[str, float]:
         "w": statistics.fmean(r[0] for r in records),
         "student edit": statistics.fmean(r[1] for r in records),
         "fused edit": statistics.fmean(r[2] for r in records),
+        "cos F_query": statistics.fmean(r[3] for r in records if r[3] == r[3]),
+        "cos S": statistics.fmean(r[4] for r in records if r[4] == r[4]),
     }
 
 
@@ -61,8 +71,8 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(1)
     _, caches = validation_caches(YoloxDetector())
-    print("| checkpoint | DSWR W | DSWR b | split | mean Q | mean w | student edit | fused edit |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| checkpoint | DSWR W | DSWR b | split | mean Q | mean w | student edit | fused edit | cos F_query | cos S |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for path in args.checkpoints:
         tracker, meta = load_tracker("vsd-mot", path)
         dswr = tracker.model.hook.dswr
@@ -71,7 +81,7 @@ def main() -> None:
         for split, cache in caches.items():
             s = hook_statistics(tracker, cache)
             print(f"| {name} | {dswr.W.item():+.3f} | {dswr.b.item():+.3f} | {split} | {s['Q']:.3f} | {s['w']:.3f} "
-                  f"| {s['student edit']:.3f} | {s['fused edit']:.3f} |")
+                  f"| {s['student edit']:.3f} | {s['fused edit']:.3f} | {s['cos F_query']:.3f} | {s['cos S']:.3f} |")
 
 
 if __name__ == "__main__":
