@@ -52,8 +52,8 @@ TABLES: dict[str, tuple[str, list[tuple[str, str]]]] = {
         ("all HQ", "mix-hq"), ("1:1", "mix-1to1"), ("2:1", "dcsd-dswr"), ("all LQ", "mix-lq")]),
     "VII": ("Table VII analogue: alpha of eq. 15", [
         ("alpha 0.2", "alpha-0.2"), ("alpha 0.4", "dcsd-dswr"), ("alpha 0.6", "alpha-0.6")]),
-    "headline": ("Headline: the fair control against VSD-MOT (run with more seeds)", [
-        ("baseline, same extra training", "baseline-cont"), ("VSD-MOT (DCSD + DSWR)", "dcsd-dswr")]),
+    "headline": ("Headline: the fair control against the shipped VSD-MOT (student hidden 64), more seeds", [
+        ("baseline, same extra training", "baseline-cont"), ("VSD-MOT, student hidden 64 (assets/vsd_mot.pt)", "student-h64")]),
     "teacher-view": ("Beyond the paper: what the teacher sees on degraded training frames", [
         ("baseline, same extra training", "baseline-cont"), ("VSD-MOT, teacher sees the degraded frame (paper)", "dcsd-dswr"),
         ("VSD-MOT, teacher sees the clean original (ours)", "clean-teacher")]),
