@@ -45,7 +45,7 @@ def main() -> None:
     p.add_argument("--frames", type=int, default=100)
     p.add_argument("--first", type=int, default=501)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--repeats", type=int, default=3, help="passes over the frames; the median pass counts")
+    p.add_argument("--repeats", type=int, default=5, help="passes over the frames, rows interleaved; the median pass counts")
     p.add_argument("--vsd", nargs="*", default=None, help="VSD-MOT checkpoints to compare (default assets/vsd_mot.pt)")
     p.add_argument("--direct", default=None, help="direct-integration checkpoint")
     args = p.parse_args()
@@ -92,11 +92,15 @@ def main() -> None:
     print("| variant | params (M, tracker) | tracker ms/frame (median) | + Q ms | end-to-end FPS "
           "| tracker time vs baseline | end-to-end time vs baseline |")
     print("|---|---|---|---|---|---|---|")
+    # Rows take turns pass by pass, so a slow spell of the machine hits every row alike instead of one.
+    passes: dict[str, list[float]] = {name: [] for name, _, _ in rows}
+    for _ in range(args.repeats):
+        for name, tracker, uses_quality in rows:
+            times = time_tracker(tracker, frames, detections, qualities if uses_quality else None)
+            passes[name].append(statistics.median(times))
     base_ms = None
     for name, tracker, uses_quality in rows:
-        passes = [statistics.median(time_tracker(tracker, frames, detections, qualities if uses_quality else None))
-                  for _ in range(args.repeats)]
-        ms = statistics.median(passes)
+        ms = statistics.median(passes[name])
         extra = q_ms if uses_quality else 0.0
         total = ms + extra
         base_ms = base_ms or total

@@ -26,8 +26,8 @@ class StudentConfig:
 
     These defaults (hidden 256, ffn_dim 512: 1.7 M parameters) are the paper-sized student of the
     Table V analogue; it costs 3-4 ms per frame on one CPU thread for n = 10-60 queries. The shipped
-    ``assets/vsd_mot.pt`` uses hidden_dim=64, num_heads=4, ffn_dim=128 (0.13 M, 0.2-0.6 ms), which
-    keeps VSD-MOT within 5 % of the end-to-end frame time with no loss of accuracy (BENCHMARKS.md).
+    ``assets/vsd_mot.pt`` uses hidden_dim=64, num_heads=4, ffn_dim=128 (0.13 M, ~1.5 ms), which halves
+    VSD-MOT's added end-to-end frame time (+15 % -> +7.4 %) with no loss of accuracy (BENCHMARKS.md).
     dropout=0.1 is the usual Transformer regularisation and is inactive at inference.
     """
 
