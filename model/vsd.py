@@ -40,10 +40,6 @@ class VSDHook(nn.Module):
         self.fixed = DSWR(fixed_weight=fixed_weight)
         self.use_student, self.use_dswr = use_student, use_dswr
 
-    @classmethod
-    def build(cls, student: bool = True, dswr: bool = True, fixed_weight: float = 0.5) -> VSDHook:
-        return cls(fixed_weight=fixed_weight, use_student=student, use_dswr=dswr)
-
     @property
     def needs_quality(self) -> bool:
         return self.use_student and self.use_dswr

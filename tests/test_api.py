@@ -49,7 +49,7 @@ def build_plumbing_vsd_checkpoint(baseline: Path, out: Path) -> Path:
     from model.vsd import VSDHook
 
     model, meta = load_checkpoint(baseline)
-    model.hook = VSDHook.build(student=True, dswr=True)
+    model.hook = VSDHook(use_student=True, use_dswr=True)
     meta = {k: v for k, v in meta.items() if k not in ("sha256", "path")}
     save_checkpoint(out, model, {**meta, "variant": "vsd-mot", "teacher": "none (test fixture)"})
     return out

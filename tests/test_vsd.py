@@ -10,7 +10,7 @@ from model.vsd import DirectTeacherHook, VSDHook
 
 def test_fresh_vsd_hook_is_the_identity_and_reports_w() -> None:
     torch.manual_seed(0)
-    hook = VSDHook.build().eval()
+    hook = VSDHook().eval()
     q = torch.randn(1, 6, 256)
     out = hook(q, quality=torch.tensor([0.0]))
     assert torch.allclose(out.queries, q, atol=1e-5)  # zero-init student: S = X, so F_fused = X
@@ -19,7 +19,7 @@ def test_fresh_vsd_hook_is_the_identity_and_reports_w() -> None:
 
 
 def test_eq14_with_a_nonzero_student() -> None:
-    hook = VSDHook.build().eval()
+    hook = VSDHook().eval()
     with torch.no_grad():
         hook.student.output_proj.bias.fill_(1.0)
     q = torch.zeros(1, 2, 256)
@@ -30,7 +30,7 @@ def test_eq14_with_a_nonzero_student() -> None:
 
 
 def test_switches() -> None:
-    hook = VSDHook.build().eval()
+    hook = VSDHook().eval()
     q = torch.randn(1, 3, 256)
     hook.configure(student=False)
     assert not hook.needs_quality and hook(q).semantic_weight is None
@@ -40,10 +40,10 @@ def test_switches() -> None:
 
 
 def test_specs_rebuild_the_same_hooks(tmp_path) -> None:
-    for hook in (VSDHook.build(dswr=False), DirectTeacherHook("effnet-lite0", 1280)):
+    for hook in (VSDHook(use_dswr=False), DirectTeacherHook("effnet-lite0", 1280)):
         rebuilt = build_hook(hook_spec(hook))
         assert type(rebuilt) is type(hook) and hook_spec(rebuilt) == hook_spec(hook)
-    model = QueryTrackerModel(hook=VSDHook.build())
+    model = QueryTrackerModel(hook=VSDHook())
     save_checkpoint(tmp_path / "vsd.pt", model, {"teacher": "effnet-lite0"})
     loaded, meta = load_checkpoint(tmp_path / "vsd.pt")
     assert isinstance(loaded.hook, VSDHook) and meta["teacher"] == "effnet-lite0"
