@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, UploadFile
 from fastapi.responses import FileResponse, PlainTextResponse
 
-from app.config import SEED_MAX, UPLOAD_SUFFIXES, AppConfig
+from app.config import UPLOAD_SUFFIXES, AppConfig
 from app.errors import (
     JOB_ERRORS, UPLOAD_ERRORS, BadOptionError, ErrorBody, JobFailedError, JobNotFoundError, JobNotReadyError,
 )
@@ -21,6 +21,12 @@ from app.schemas import Health, JobStatus, ModelsStatus, TrackResult
 from app.service import TrackingService, TrackOptions
 from app.submit import submit_clip
 from model import __version__
+from model.core.choices import BOTH, DEGRADE_CHOICES, NO_DEGRADATION, SEED_MAX, VARIANT_CHOICES, VARIANTS
+
+# Literal[...] of a tuple spells out its members, so /docs lists the choices from model.core.choices.
+VariantChoice = Literal[VARIANT_CHOICES]  # type: ignore[valid-type]
+TrackerVariant = Literal[VARIANTS]  # type: ignore[valid-type]
+DegradeChoice = Literal[DEGRADE_CHOICES]  # type: ignore[valid-type]
 
 MULTIPART_SLACK_BYTES = 64 * 1024  # form fields and part headers around the file
 UPLOAD_ROUTES = ("/track", "/jobs")  # bodies limited by app.upload_limit while they stream
@@ -32,14 +38,14 @@ VideoField = Annotated[
 
 
 def track_options(
-    variant: Annotated[Literal["baseline", "vsd-mot", "both"], Form(
-        description="which tracker(s) to run; 'both' runs them on the same detector output")] = "both",
+    variant: Annotated[VariantChoice, Form(
+        description="which tracker(s) to run; 'both' runs them on the same detector output")] = BOTH,
     student: Annotated[bool | None, Form(
         description="VSD-MOT: run the student (default: as trained); not applicable to the baseline")] = None,
     dswr: Annotated[bool | None, Form(
         description="VSD-MOT: DSWR on, else fixed-ratio fusion (default: as trained); not applicable to the baseline")] = None,
-    degrade: Annotated[Literal["none", "mild", "medium", "severe"], Form(
-        description="degrade the clip before tracking (Real-ESRGAN-style blur, noise, resize, JPEG)")] = "none",
+    degrade: Annotated[DegradeChoice, Form(
+        description="degrade the clip before tracking (Real-ESRGAN-style blur, noise, resize, JPEG)")] = NO_DEGRADATION,
     seed: Annotated[int, Form(ge=0, le=SEED_MAX,
                               description="degradation seed: the same seed gives the same degradation")] = 0,
     max_frames: Annotated[int | None, Form(ge=1, description="track only the first N frames")] = None,
@@ -89,7 +95,7 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
         }
 
     @router.get("/models", response_model=ModelsStatus, tags=["service"])
-    def models() -> dict[str, Any]:
+    def models() -> ModelsStatus:
         """What is loaded, with checkpoint hashes and teachers, and what is missing and why."""
         return service.models_status()
 
@@ -109,7 +115,7 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
         Track IDs restart at 1 for every request. Where the VSD-MOT checkpoint is missing and
         variant=both, the baseline runs and ``unavailable`` says why VSD-MOT did not.
         """
-        if output == "mot" and options.variant == "both":
+        if output == "mot" and options.variant == BOTH:
             raise BadOptionError("output=mot returns one tracker's file: choose variant=baseline or vsd-mot")
         options.render = False
         job = submit_clip(service, jobs, video.file, video.filename, options)
@@ -118,7 +124,7 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
             raise JobFailedError(job.error or "tracking failed", job.error_status, job.error_code)
         if output == "mot":
             return PlainTextResponse((jobs.folder(job.id) / f"{options.variant}.txt").read_text())
-        return jobs.result(job.id)
+        return TrackResult.model_validate_json(jobs.result_json(job.id))
 
     @router.post("/jobs", response_model=JobStatus, status_code=202, tags=["jobs"], responses=UPLOAD_ERRORS)
     def create_job(video: VideoField, options: Annotated[TrackOptions, Depends(track_options)]) -> dict[str, Any]:
@@ -134,10 +140,10 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
 
     @router.get("/jobs/{job_id}/result", response_model=TrackResult, tags=["jobs"],
                 responses={**JOB_ERRORS, **not_ready})
-    def job_result(job_id: str) -> dict[str, Any]:
+    def job_result(job_id: str) -> TrackResult:
         """The same JSON as ``POST /track``."""
         finished_job(jobs, job_id)
-        return jobs.result(job_id)
+        return TrackResult.model_validate_json(jobs.result_json(job_id))
 
     @router.get("/jobs/{job_id}/video", tags=["jobs"],
                 responses={**JOB_ERRORS, **not_ready, 200: {"content": {"video/mp4": {}},
@@ -153,7 +159,7 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
     @router.get("/jobs/{job_id}/mot/{variant}", tags=["jobs"],
                 responses={**JOB_ERRORS, **not_ready, 200: {"content": {"text/plain": {}},
                                                              "description": "MOTChallenge text"}})
-    def job_mot(job_id: str, variant: Literal["baseline", "vsd-mot"]) -> FileResponse:
+    def job_mot(job_id: str, variant: TrackerVariant) -> FileResponse:
         """One tracker's output as MOTChallenge text (``frame,id,x,y,w,h,conf,-1,-1,-1``)."""
         finished_job(jobs, job_id)
         path = jobs.folder(job_id) / f"{variant}.txt"

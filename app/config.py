@@ -1,42 +1,32 @@
-"""Server settings and user-facing limits, read once from environment variables.
+"""Server settings and user-facing limits, declared once and read once from environment variables.
 
 Why env vars: the same ``python app.py`` must run on a laptop, in CI and on a Hugging Face Space,
 where the only knobs are the environment. Every limit a user can hit is a field here, so the UI,
-the API docs and the error messages all quote the same numbers.
+the API docs and the error messages all quote the same numbers. Each field names its variable in
+its metadata; :meth:`AppConfig.from_env` reads them all from that one declaration, defaults included.
+The choice lists (variants, degradation presets, seed range) come from :mod:`model.core.choices`.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
-from model import settings
-from model.track import DEFAULT_CHECKPOINTS
+from model.core import settings
+from model.core.choices import DEGRADE_CHOICES, SEED_MAX, VARIANT_CHOICES, VARIANTS
+from model.tracking.checkpoint import DEFAULT_CHECKPOINTS
+
+__all__ = ["AppConfig", "DEGRADE_CHOICES", "SEED_MAX", "UPLOAD_SUFFIXES", "VARIANTS", "VARIANT_CHOICES"]
 
 UPLOAD_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".gif")
-VARIANT_CHOICES = ("baseline", "vsd-mot", "both")
-DEGRADE_CHOICES = ("none", "mild", "medium", "severe")
-SEED_MAX = 2**32 - 1  # numpy seeds beyond this only cost parsing time; the API refuses them
 UHD_4K_PIXELS = 3840 * 2160
 
 
-def _env_int(name: str, default: int, minimum: int = 0) -> int:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValueError(f"environment variable {name}={raw!r} must be a whole number") from None
-    if value < minimum:
-        raise ValueError(f"environment variable {name}={value} must be at least {minimum}")
-    return value
-
-
-def _env_path(name: str, default: Path) -> Path:
-    raw = os.environ.get(name, "").strip()
-    return Path(raw).expanduser() if raw else default
+def _env(name: str, minimum: int | None = None) -> dict[str, Any]:
+    """Field metadata: the variable that sets it, and for whole numbers their least allowed value."""
+    return {"env": name, "minimum": minimum}
 
 
 @dataclass
@@ -64,26 +54,30 @@ class AppConfig:
         examples_dir: folder of example clips shown in the UI (``VSDMOT_VIDEOS_DIR``), or None.
     """
 
-    host: str = "0.0.0.0"
-    port: int = 7860
-    baseline_checkpoint: Path = field(default_factory=lambda: DEFAULT_CHECKPOINTS["baseline"])
-    vsdmot_checkpoint: Path = field(default_factory=lambda: DEFAULT_CHECKPOINTS["vsd-mot"])
-    detector: str = "yolox_nano"
-    max_upload_mb: int = 50
-    max_frames: int = 1500
-    max_frame_pixels: int = UHD_4K_PIXELS
-    workers: int = 1
-    max_queued: int = 8
-    job_ttl_s: int = 3600
-    jobs_dir: Path = field(default_factory=lambda: settings.cache_dir() / "jobs")
-    render_width: int = 640
-    torch_threads: int = 1
+    host: str = field(default="0.0.0.0", metadata=_env("HOST"))
+    port: int = field(default=7860, metadata=_env("PORT", minimum=1))
+    baseline_checkpoint: Path = field(default_factory=lambda: DEFAULT_CHECKPOINTS["baseline"],
+                                      metadata=_env("VSDMOT_BASELINE_CHECKPOINT"))
+    vsdmot_checkpoint: Path = field(default_factory=lambda: DEFAULT_CHECKPOINTS["vsd-mot"],
+                                    metadata=_env("VSDMOT_VSDMOT_CHECKPOINT"))
+    detector: str = field(default="yolox_nano", metadata=_env("VSDMOT_DETECTOR"))
+    max_upload_mb: int = field(default=50, metadata=_env("VSDMOT_MAX_UPLOAD_MB", minimum=1))
+    max_frames: int = field(default=1500, metadata=_env("VSDMOT_MAX_FRAMES", minimum=1))
+    max_frame_pixels: int = field(default=UHD_4K_PIXELS, metadata=_env("VSDMOT_MAX_FRAME_PIXELS", minimum=1))
+    workers: int = field(default=1, metadata=_env("VSDMOT_WORKERS", minimum=1))
+    max_queued: int = field(default=8, metadata=_env("VSDMOT_MAX_QUEUED", minimum=0))
+    job_ttl_s: int = field(default=3600, metadata=_env("VSDMOT_JOB_TTL_S", minimum=0))
+    jobs_dir: Path = field(default_factory=lambda: settings.cache_dir() / "jobs", metadata=_env("VSDMOT_JOBS_DIR"))
+    render_width: int = field(default=640, metadata=_env("VSDMOT_RENDER_WIDTH", minimum=2))
+    torch_threads: int = field(default=1, metadata=_env("VSDMOT_TORCH_THREADS", minimum=1))
+    # Read through model.core.settings (VSDMOT_VIDEOS_DIR, or the offline bundle's videos/).
     examples_dir: Path | None = field(default_factory=settings.videos_dir)
 
     def __post_init__(self) -> None:
-        for name in ("max_upload_mb", "max_frames", "max_frame_pixels", "workers", "render_width", "torch_threads"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for f in fields(self):
+            minimum = f.metadata.get("minimum")
+            if minimum is not None and getattr(self, f.name) < minimum:
+                raise ValueError(f"{f.name} must be at least {minimum}, got {getattr(self, f.name)}")
         if self.render_width % 2:
             raise ValueError(f"render_width must be even (H.264 needs even sizes), got {self.render_width}")
 
@@ -101,23 +95,14 @@ class AppConfig:
 
     @classmethod
     def from_env(cls) -> AppConfig:
-        return cls(
-            host=os.environ.get("HOST", "0.0.0.0"),
-            port=_env_int("PORT", 7860, minimum=1),
-            baseline_checkpoint=_env_path("VSDMOT_BASELINE_CHECKPOINT", DEFAULT_CHECKPOINTS["baseline"]),
-            vsdmot_checkpoint=_env_path("VSDMOT_VSDMOT_CHECKPOINT", DEFAULT_CHECKPOINTS["vsd-mot"]),
-            detector=os.environ.get("VSDMOT_DETECTOR", "yolox_nano"),
-            max_upload_mb=_env_int("VSDMOT_MAX_UPLOAD_MB", 50, minimum=1),
-            max_frames=_env_int("VSDMOT_MAX_FRAMES", 1500, minimum=1),
-            max_frame_pixels=_env_int("VSDMOT_MAX_FRAME_PIXELS", UHD_4K_PIXELS, minimum=1),
-            workers=_env_int("VSDMOT_WORKERS", 1, minimum=1),
-            max_queued=_env_int("VSDMOT_MAX_QUEUED", 8),
-            job_ttl_s=_env_int("VSDMOT_JOB_TTL_S", 3600),
-            jobs_dir=_env_path("VSDMOT_JOBS_DIR", settings.cache_dir() / "jobs"),
-            render_width=_env_int("VSDMOT_RENDER_WIDTH", 640, minimum=2),
-            torch_threads=_env_int("VSDMOT_TORCH_THREADS", 1, minimum=1),
-            examples_dir=settings.videos_dir(),
-        )
+        """The settings from the environment; a variable that is unset or blank keeps the field's default."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            name = f.metadata.get("env")
+            raw = os.environ.get(name, "").strip() if name else ""
+            if raw:
+                values[f.name] = _parse(name, raw, f.type)
+        return cls(**values)
 
     def limits_text(self) -> str:
         """The limits as one sentence, shown in the UI and the API description."""
@@ -127,3 +112,15 @@ class AppConfig:
             f"frames up to {self.max_frame_pixels / 1e6:.1f} megapixels (4K UHD is 8.3); "
             f"finished results are kept for {self.job_ttl_s // 60} min."
         )
+
+
+def _parse(name: str, raw: str, type_name: str) -> Any:
+    """An environment value as the field's type (annotations are strings under ``from __future__``)."""
+    if type_name == "int":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"environment variable {name}={raw!r} must be a whole number") from None
+    if type_name == "Path":
+        return Path(raw).expanduser()
+    return raw

@@ -16,8 +16,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from model.track import CheckpointMissingError
-from model.video import FrameTooLargeError, UnreadableVideoError
+from model.tracking.checkpoint import CheckpointMissingError
+from model.data.video import FrameTooLargeError, UnreadableVideoError
 
 log = logging.getLogger("app")
 

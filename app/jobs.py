@@ -28,7 +28,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+
+from pydantic import BaseModel
 
 from app.errors import JobNotFoundError, QueueFullError, ServiceUnavailableError, as_app_error
 
@@ -43,7 +44,7 @@ MAX_RETRY_AFTER_S = 600
 DURATION_HISTORY = 20  # recent job durations behind the Retry-After estimate
 
 ProgressFn = Callable[[int, int], None]
-Work = Callable[[Path, ProgressFn], dict[str, Any]]
+Work = Callable[[Path, ProgressFn], BaseModel]  # writes into the folder, returns the typed result
 
 
 def retry_after_seconds(recent_durations: list[float], jobs_ahead: int, workers: int) -> int:
@@ -195,8 +196,9 @@ class JobManager:
             event.wait(timeout)
         return self.get(job_id)
 
-    def result(self, job_id: str) -> dict[str, Any]:
-        return json.loads((self.folder(job_id) / RESULT_FILE).read_text())
+    def result_json(self, job_id: str) -> str:
+        """The stored result of a finished job, as the JSON text its work returned."""
+        return (self.folder(job_id) / RESULT_FILE).read_text()
 
     def counts(self) -> dict[str, int]:
         with self._lock:
@@ -283,7 +285,8 @@ class JobManager:
         for status in self.root.glob(f"*/{STATUS_FILE}"):
             try:
                 job = Job(**json.loads(status.read_text()))
-            except (ValueError, TypeError):
+            except (OSError, ValueError, TypeError) as exc:  # its folder goes as a stray at expiry
+                log.warning("ignoring job folder %s: unreadable %s (%s)", status.parent.name, STATUS_FILE, exc)
                 continue
             if not job.finished:
                 job.state, job.error, job.finished_at = "failed", "interrupted by a server restart: submit it again", self.clock()
@@ -313,7 +316,7 @@ class JobManager:
                 self._persist(job, force=True)
             try:
                 self._run(job, work)
-            except BaseException:  # _run ends every job itself; this only keeps the worker alive
+            except Exception:  # _run ends every job itself; this only keeps the worker alive
                 log.exception("worker survived an error after job %s", job.id)
 
     def _run(self, job: Job, work: Work) -> None:
@@ -327,7 +330,7 @@ class JobManager:
         try:
             result = work(folder, progress)
             tmp = folder / (RESULT_FILE + ".tmp")
-            tmp.write_text(json.dumps(result))
+            tmp.write_text(result.model_dump_json())
             tmp.replace(folder / RESULT_FILE)
             state, error, status, code = "done", None, None, None
         except Exception as exc:  # a job must always end in a state, whatever went wrong

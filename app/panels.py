@@ -11,8 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from model.render import VideoWriter, draw_tracks
-from model.types import Tracks
+from model.data.render import VideoWriter, draw_tracks
+from model.core.types import Tracks
 
 PANEL_TITLES = {"baseline": "Baseline", "vsd-mot": "VSD-MOT"}
 

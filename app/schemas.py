@@ -1,7 +1,8 @@
 """The JSON shapes of the API, as pydantic models so ``/docs`` documents every field.
 
-Why separate from the service: the service builds plain dicts (also written to disk as
-``result.json``); these models are the contract those dicts are checked against on the way out.
+These are the service's own return types, not a second description of them: the tracking service
+builds a :class:`TrackResult`, the job pool stores it as ``result.json``, the API returns it and the
+UI reads its attributes. One definition, so the documented shape and the real one cannot drift.
 """
 
 from __future__ import annotations

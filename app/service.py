@@ -3,17 +3,17 @@
 Why this shape:
 - The detector runs ONCE per frame and both trackers consume its output, so comparing baseline and
   VSD-MOT costs one detector pass, and both see exactly the same (possibly degraded) frame.
-- Tracker weights are loaded at start-up; a request only builds a fresh ``Tracker`` around an
-  already-loaded model (so IDs restart at 1 and no state leaks between requests). VSD-MOT keeps one
-  model copy per student/DSWR setting, so concurrent requests with different switches never touch
-  each other's modules.
+- Tracker weights are loaded at start-up, one model per checkpoint; a request only builds fresh
+  ``Tracker`` objects around them (so IDs restart at 1 and no state leaks between requests), each
+  with its own student/DSWR switches -- the model holds no switch state to share.
 - Frame quality is assessed here for every frame (the chart needs it for both variants) and handed
   to the trackers, so it is never computed twice.
+- The answer is the API's own schema (:class:`app.schemas.TrackResult`), built here once; the API
+  returns it, the job stores it and the UI reads its attributes.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Callable
@@ -27,14 +27,21 @@ import torch
 from app.config import DEGRADE_CHOICES, SEED_MAX, VARIANT_CHOICES, AppConfig
 from app.errors import BadOptionError, ClipTooLongError, ModelUnavailableError
 from app.panels import PANEL_TITLES, PanelWriters, message_panel, panel_size, track_panel
-from app.schemas import TRACK_COLUMNS
-from model.mot_io import tracks_to_rows, write_json, write_mot
-from model.quality import assess_frame
-from model.settings import PROJECT_ROOT
-from model.track import VARIANTS, checkpoint_path
-from model.tracker import QueryTrackerModel, Tracker, load_checkpoint
-from model.types import Tracks
-from model.video import FrameSource, UnreadableVideoError, open_frames
+from app.schemas import (
+    DetectorMeta, FrameRecord, ModelsStatus, SourceMeta, TrackMeta, TrackResult, VariantMeta, VariantStatus,
+    VariantSummary,
+)
+from model.core.choices import BOTH, NO_DEGRADATION, VARIANTS
+from model.core.settings import PROJECT_ROOT
+from model.core.types import Tracks
+from model.data.mot_io import tracks_to_rows, write_json, write_mot
+from model.data.video import FrameSource, UnreadableVideoError, open_frames
+from model.tracking.checkpoint import checkpoint_path, load_checkpoint
+from model.tracking.hooks import DirectTeacherHook, HookSwitches, IdentityHook, VSDHook
+from model.tracking.model import QueryTrackerModel
+from model.tracking.runtime import Tracker
+from model.vsd.quality import assess_frame
+from model.vsd.teacher import Teacher, build_teacher
 
 log = logging.getLogger("app")
 
@@ -49,41 +56,57 @@ class TrackOptions:
     Attributes:
         variant: "baseline", "vsd-mot" or "both".
         student, dswr: VSD-MOT switches; None keeps what the checkpoint was trained with.
-        degrade: "none" or a :mod:`model.degrade` preset applied before tracking.
+        degrade: "none" or a :mod:`model.vsd.degrade` preset applied before tracking.
         seed: degradation seed (same seed -> same degradation).
         max_frames: track only the first ``max_frames`` frames; None = the whole clip.
         render: write the H.264 videos (the API's synchronous ``/track`` skips them).
     """
 
-    variant: str = "both"
+    variant: str = BOTH
     student: bool | None = None
     dswr: bool | None = None
-    degrade: str = "none"
+    degrade: str = NO_DEGRADATION
     seed: int = 0
     max_frames: int | None = None
     render: bool = True
 
     def variants(self) -> list[str]:
-        return list(VARIANTS) if self.variant == "both" else [self.variant]
+        return list(VARIANTS) if self.variant == BOTH else [self.variant]
 
 
 @dataclass
 class LoadedVariant:
     """A variant the server can run, or the reason it cannot.
 
-    ``models`` maps (student, dswr) to a ready model; the baseline has the single key (None, None).
+    One model per checkpoint: the student/DSWR switches are passed per tracker (HookSwitches), so
+    concurrent requests with different switches share the weights without touching each other.
+    ``teacher`` is loaded only for a direct-integration checkpoint, which runs it on every frame.
     """
 
     name: str
     checkpoint: Path
     reason: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
-    trained_switches: dict[str, bool] | None = None
-    models: dict[tuple[bool | None, bool | None], QueryTrackerModel] = field(default_factory=dict)
+    model: QueryTrackerModel | None = None
+    teacher: Teacher | None = None
 
     @property
     def loaded(self) -> bool:
         return self.reason is None
+
+    @property
+    def trained_switches(self) -> dict[str, bool] | None:
+        """The on/off switches the checkpoint was trained with (None for a hook without any)."""
+        if self.model is None:
+            return None
+        hook = self.model.hook
+        trained = hook.trained_switches()
+        shown = {}
+        if "student" in hook.switch_names:
+            shown["student"] = bool(trained.student)
+        if "dswr" in hook.switch_names:
+            shown["dswr"] = bool(trained.dswr)
+        return shown or None
 
 
 @dataclass
@@ -96,7 +119,7 @@ class Plan:
     frames_total: int
     run: list[str]  # variants that will run
     unavailable: dict[str, str]  # requested variants that cannot, with the reason
-    switches: tuple[bool | None, bool | None]  # resolved (student, dswr) for VSD-MOT
+    switches: dict[str, HookSwitches]  # per variant that runs: its resolved hook switches
 
 
 def _short_path(path: Path) -> str:
@@ -112,40 +135,41 @@ def _trained_on(meta: dict[str, Any]) -> list[str] | None:
     return [f"{name}:{first}-{last}" for name, first, last in spans] if spans else None
 
 
+# Which hook kinds each served variant accepts: the baseline slot takes a plain query tracker, the
+# VSD-MOT slot a student + DSWR hook or the paper's direct-integration alternative (Fig. 1a).
+SLOT_HOOK_KINDS: dict[str, tuple[str, ...]] = {"baseline": (IdentityHook.kind,),
+                                               "vsd-mot": (VSDHook.kind, DirectTeacherHook.kind)}
+SETTING_OF_SLOT = {"baseline": "VSDMOT_BASELINE_CHECKPOINT", "vsd-mot": "VSDMOT_VSDMOT_CHECKPOINT"}
+
+
 def load_variant(name: str, checkpoint: Path) -> LoadedVariant:
-    """Load a variant's checkpoint once; say plainly why when it cannot be used."""
+    """Load a variant's checkpoint once; say plainly why when it cannot be used (never raise)."""
     variant = LoadedVariant(name, Path(checkpoint))
+    setting = SETTING_OF_SLOT[name]
     try:
         model, meta = load_checkpoint(checkpoint_path(name, checkpoint))
     except FileNotFoundError as exc:
-        setting = "VSDMOT_BASELINE_CHECKPOINT" if name == "baseline" else "VSDMOT_VSDMOT_CHECKPOINT"
         variant.reason = f"{str(exc).replace(str(PROJECT_ROOT) + '/', '')} (server setting: {setting})"
         return variant
     except Exception as exc:  # a corrupt or foreign file must not stop the server
         variant.reason = f"cannot load {_short_path(checkpoint)}: {exc}"
         return variant
     variant.meta = meta
-    has_switches = hasattr(model.hook, "configure")
-    if name == "vsd-mot" and not has_switches:
-        variant.reason = (
-            f"{_short_path(checkpoint)} is a baseline checkpoint (no student/DSWR); "
-            "point VSDMOT_VSDMOT_CHECKPOINT at a trained VSD-MOT checkpoint"
-        )
+    kind = model.hook.kind
+    if kind not in SLOT_HOOK_KINDS[name]:
+        what = {IdentityHook.kind: "a baseline checkpoint (no student/DSWR)", VSDHook.kind: "a VSD-MOT checkpoint",
+                DirectTeacherHook.kind: "a direct-integration checkpoint"}.get(kind, f"a {kind!r} checkpoint")
+        variant.reason = (f"{_short_path(checkpoint)} is {what}; point {setting} at a "
+                          f"{'baseline' if name == 'baseline' else 'trained VSD-MOT'} checkpoint")
         return variant
-    if name == "baseline" and has_switches:
-        variant.reason = (
-            f"{_short_path(checkpoint)} is a VSD-MOT checkpoint; point VSDMOT_BASELINE_CHECKPOINT at a baseline one"
-        )
-        return variant
-    if not has_switches:
-        variant.models[(None, None)] = model
-        return variant
-    variant.trained_switches = {"student": bool(model.hook.use_student), "dswr": bool(model.hook.use_dswr)}
-    for student in (True, False):
-        for dswr in (True, False):
-            copy_ = copy.deepcopy(model)
-            copy_.hook.configure(student=student, dswr=dswr)
-            variant.models[(student, dswr)] = copy_.eval()
+    needs = model.hook.needs(model.hook.resolve())
+    if needs.teacher is not None:  # direct integration: the teacher runs at inference
+        try:
+            variant.teacher = build_teacher(needs.teacher)
+        except Exception as exc:  # e.g. CLIP weights unreachable offline
+            variant.reason = f"{_short_path(checkpoint)} runs the {needs.teacher} teacher at inference, which is unavailable: {exc}"
+            return variant
+    variant.model = model.eval()
     return variant
 
 
@@ -159,8 +183,8 @@ class TrackingService:
         self.detector_error: str | None = None
         self.detector_sha256: str | None = None
         try:
-            from model.detector import DetectorConfig, YoloxDetector
-            from model.weights import REGISTRY
+            from model.core.weights import REGISTRY
+            from model.tracking.detector import DetectorConfig, YoloxDetector
 
             self.detector = YoloxDetector(DetectorConfig(model=config.detector))
             spec = REGISTRY.get(config.detector)
@@ -179,28 +203,34 @@ class TrackingService:
     def ready(self) -> bool:
         return self.detector is not None and any(v.loaded for v in self.variants.values())
 
+    @property
+    def device(self) -> str:
+        """Where the trackers run: the device of the loaded weights (the CPU when none is loaded)."""
+        for variant in self.variants.values():
+            if variant.model is not None:
+                return str(next(variant.model.parameters()).device)
+        return "cpu"
+
     def unavailable_reason(self, name: str) -> str | None:
         if self.detector is None:
             return self.detector_error
         return self.variants[name].reason
 
-    def models_status(self) -> dict[str, Any]:
-        return {
-            "detector": None if self.detector is None else {"name": self.config.detector, "sha256": self.detector_sha256},
-            "detector_error": self.detector_error,
-            "variants": {
-                name: {
-                    "loaded": v.loaded,
-                    "reason": v.reason,
-                    "checkpoint": _short_path(v.checkpoint),
-                    "sha256": v.meta.get("sha256"),
-                    "teacher": v.meta.get("teacher"),
-                    "trained_on": _trained_on(v.meta),
-                    "switches": v.trained_switches,
-                }
+    def detector_meta(self) -> DetectorMeta | None:
+        return None if self.detector is None else DetectorMeta(name=self.config.detector, sha256=self.detector_sha256)
+
+    def models_status(self) -> ModelsStatus:
+        return ModelsStatus(
+            detector=self.detector_meta(),
+            detector_error=self.detector_error,
+            variants={
+                name: VariantStatus(
+                    loaded=v.loaded, reason=v.reason, checkpoint=_short_path(v.checkpoint), sha256=v.meta.get("sha256"),
+                    teacher=v.meta.get("teacher"), trained_on=_trained_on(v.meta), switches=v.trained_switches,
+                )
                 for name, v in self.variants.items()
             },
-        }
+        )
 
     # ------------------------------------------------------------------------------ planning
 
@@ -230,7 +260,7 @@ class TrackingService:
                 unavailable[name] = reason
         if not run:
             raise ModelUnavailableError(" / ".join(f"{name}: {why}" for name, why in unavailable.items()))
-        switches = self._resolve_switches(options) if "vsd-mot" in run else (None, None)
+        switches = {name: self._resolve_switches(name, options) for name in run}
         # Counting a stream without a stored count means decoding it: never past the limit + 1.
         source = open_frames(video, max_pixels=self.config.max_frame_pixels, count_limit=self.config.max_frames + 1)
         if options.max_frames is None and len(source) > self.config.max_frames:
@@ -243,27 +273,30 @@ class TrackingService:
         source.last = total  # narrow the span in place: re-opening would decode a GIF again
         return Plan(options, source, filename or video.name, total, run, unavailable, switches)
 
-    def _resolve_switches(self, options: TrackOptions) -> tuple[bool, bool]:
-        trained = self.variants["vsd-mot"].trained_switches or {"student": True, "dswr": True}
-        student = trained["student"] if options.student is None else bool(options.student)
-        dswr = trained["dswr"] if options.dswr is None else bool(options.dswr)
-        return student, dswr
+    def _resolve_switches(self, name: str, options: TrackOptions) -> HookSwitches:
+        """The switches ``name`` runs with: the caller's for VSD-MOT, none for the baseline."""
+        hook = self.variants[name].model.hook
+        requested = HookSwitches(student=options.student, dswr=options.dswr) if name == "vsd-mot" else HookSwitches()
+        try:
+            return hook.resolve(requested)
+        except ValueError as exc:  # e.g. student on for a direct-integration checkpoint
+            raise BadOptionError(f"{name}: {exc}") from None
 
     # ------------------------------------------------------------------------------ running
 
-    def _tracker(self, name: str, switches: tuple[bool | None, bool | None]) -> Tracker:
-        models = self.variants[name].models
-        return Tracker(models[switches if name == "vsd-mot" else (None, None)], detector=self.detector)
+    def _tracker(self, name: str, switches: HookSwitches) -> Tracker:
+        variant = self.variants[name]
+        return Tracker(variant.model, detector=self.detector, teacher=variant.teacher, switches=switches)
 
-    def run(self, plan: Plan, out_dir: Path, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
+    def run(self, plan: Plan, out_dir: Path, on_progress: ProgressCallback | None = None) -> TrackResult:
         """Track the planned frames; write MOT/JSON files (and videos) to ``out_dir``; return the answer."""
         start = time.perf_counter()
         options = plan.options
         out_dir.mkdir(parents=True, exist_ok=True)
-        trackers = {name: self._tracker(name, plan.switches) for name in plan.run}
+        trackers = {name: self._tracker(name, plan.switches[name]) for name in plan.run}
         degrader = None
-        if options.degrade != "none":
-            from model.degrade import Degrader
+        if options.degrade != NO_DEGRADATION:
+            from model.vsd.degrade import Degrader
 
             degrader = Degrader(preset=options.degrade, seed=options.seed)
         info = plan.source.info
@@ -273,8 +306,9 @@ class TrackingService:
         results: dict[str, dict[int, Tracks]] = {name: {} for name in plan.run}
         tracker_s = {name: 0.0 for name in plan.run}
         detector_s = 0.0
-        frames: list[dict[str, Any]] = []
-        weight_shown = plan.switches[0] is True and plan.switches[1] is True
+        frames: list[FrameRecord] = []
+        # The chart's w is VSD-MOT's DSWR weight, shown only where DSWR really ran.
+        weighted = "vsd-mot" in trackers and trackers["vsd-mot"].needs.quality
         try:
             for done, (number, frame) in enumerate(plan.source, start=1):
                 if degrader is not None:
@@ -283,24 +317,22 @@ class TrackingService:
                 tick = time.perf_counter()
                 detections = self.detector(frame)
                 detector_s += time.perf_counter() - tick
-                weight = None
                 for name, tracker in trackers.items():
                     tick = time.perf_counter()
                     results[name][number] = tracker.update(frame, detections=detections, quality=quality)
                     tracker_s[name] += time.perf_counter() - tick
-                    if name == "vsd-mot" and weight_shown:
-                        weight = tracker.last.semantic_weight
-                frames.append({
-                    "frame": number,
-                    "quality": round(float(quality.q), 4),
-                    "clarity": round(float(quality.clarity), 4),
-                    "noise": round(float(quality.noise), 4),
-                    "contrast": round(float(quality.contrast), 4),
-                    "semantic_weight": None if weight is None else round(float(weight), 4),
-                    "track_count": {name: len(results[name][number]) for name in plan.run},
-                })
+                weight = trackers["vsd-mot"].last.semantic_weight if weighted else None
+                frames.append(FrameRecord(
+                    frame=number,
+                    quality=round(float(quality.q), 4),
+                    clarity=round(float(quality.clarity), 4),
+                    noise=round(float(quality.noise), 4),
+                    contrast=round(float(quality.contrast), 4),
+                    semantic_weight=None if weight is None else round(float(weight), 4),
+                    track_count={name: len(results[name][number]) for name in plan.run},
+                ))
                 if writers is not None:
-                    writers.write(self._panels(frame, number, panels, results, plan.unavailable, size))
+                    writers.write(self._panels(frame, number, panels, results, size))
                 if on_progress is not None:
                     on_progress(done, plan.frames_total)
         except UnreadableVideoError as exc:  # e.g. a file that stops decoding mid-clip: name the user's file
@@ -313,10 +345,8 @@ class TrackingService:
             write_json(out_dir / f"{name}.json", tracks)
         return self._answer(plan, results, frames, tracker_s, detector_s, time.perf_counter() - start)
 
-    def _panels(
-        self, frame: np.ndarray, number: int, panels: list[str], results: dict[str, dict[int, Tracks]],
-        unavailable: dict[str, str], size: tuple[int, int],
-    ) -> dict[str, np.ndarray]:
+    def _panels(self, frame: np.ndarray, number: int, panels: list[str], results: dict[str, dict[int, Tracks]],
+                size: tuple[int, int]) -> dict[str, np.ndarray]:
         images = {}
         for name in panels:
             if name in results:
@@ -325,54 +355,50 @@ class TrackingService:
                 images[name] = message_panel([f"{PANEL_TITLES[name]}: not available", "no trained checkpoint"], size)
         return images
 
-    def _answer(
-        self, plan: Plan, results: dict[str, dict[int, Tracks]], frames: list[dict[str, Any]],
-        tracker_s: dict[str, float], detector_s: float, elapsed: float,
-    ) -> dict[str, Any]:
+    def _answer(self, plan: Plan, results: dict[str, dict[int, Tracks]], frames: list[FrameRecord],
+                tracker_s: dict[str, float], detector_s: float, elapsed: float) -> TrackResult:
         n = len(frames)
         summary = {}
         for name, tracks in results.items():
-            ids = {int(i) for t in tracks.values() for i in t.ids}
             busy = detector_s + tracker_s[name]
-            summary[name] = {
-                "rows": sum(len(t) for t in tracks.values()),
-                "ids": len(ids),
-                "fps": round(n / busy, 2) if busy > 0 else 0.0,
-                "tracker_ms_mean": round(1000 * tracker_s[name] / n, 2) if n else 0.0,
-            }
+            summary[name] = VariantSummary(
+                rows=sum(len(t) for t in tracks.values()),
+                ids=len({int(i) for t in tracks.values() for i in t.ids}),
+                fps=round(n / busy, 2) if busy > 0 else 0.0,
+                tracker_ms_mean=round(1000 * tracker_s[name] / n, 2) if n else 0.0,
+            )
         info = plan.source.info
-        return {
-            "columns": TRACK_COLUMNS,
-            "tracks": {name: tracks_to_rows(tracks) for name, tracks in results.items()},
-            "unavailable": plan.unavailable,
-            "frames": frames,
-            "summary": summary,
-            "meta": {
-                "detector": {"name": self.config.detector, "sha256": self.detector_sha256},
-                "models": {name: self._variant_meta(name, plan) for name in plan.options.variants()},
-                "device": "cpu",
-                "torch_threads": torch.get_num_threads(),
-                "fps": float(info.fps),
-                "frames_processed": n,
-                "elapsed_s": round(elapsed, 3),
-                "degrade": plan.options.degrade,
-                "seed": plan.options.seed,
-                "source": {"filename": plan.filename, "width": info.width, "height": info.height,
-                           "num_frames": info.num_frames},
-            },
-        }
+        return TrackResult(
+            tracks={name: tracks_to_rows(tracks) for name, tracks in results.items()},
+            unavailable=plan.unavailable,
+            frames=frames,
+            summary=summary,
+            meta=TrackMeta(
+                detector=self.detector_meta(),
+                models={name: self._variant_meta(name, plan) for name in plan.options.variants()},
+                device=self.device,
+                torch_threads=torch.get_num_threads(),
+                fps=float(info.fps),
+                frames_processed=n,
+                elapsed_s=round(elapsed, 3),
+                degrade=plan.options.degrade,
+                seed=plan.options.seed,
+                source=SourceMeta(filename=plan.filename, width=info.width, height=info.height,
+                                  num_frames=info.num_frames),
+            ),
+        )
 
-    def _variant_meta(self, name: str, plan: Plan) -> dict[str, Any]:
+    def _variant_meta(self, name: str, plan: Plan) -> VariantMeta:
         if name in plan.unavailable:
-            return {"available": False, "reason": plan.unavailable[name]}
+            return VariantMeta(available=False, reason=plan.unavailable[name])
         v = self.variants[name]
-        switches = plan.switches if name == "vsd-mot" else (NOT_APPLICABLE, NOT_APPLICABLE)
-        return {
-            "available": True,
-            "checkpoint": v.checkpoint.name,
-            "sha256": v.meta.get("sha256"),
-            "teacher": v.meta.get("teacher"),
-            "trained_on": _trained_on(v.meta),
-            "student": switches[0],
-            "dswr": switches[1],
-        }
+        switches, names = plan.switches[name], v.model.hook.switch_names
+        return VariantMeta(
+            available=True,
+            checkpoint=v.checkpoint.name,
+            sha256=v.meta.get("sha256"),
+            teacher=v.meta.get("teacher"),
+            trained_on=_trained_on(v.meta),
+            student=bool(switches.student) if "student" in names else NOT_APPLICABLE,
+            dswr=bool(switches.dswr) if "dswr" in names else NOT_APPLICABLE,
+        )

@@ -18,7 +18,7 @@ from app.errors import EmptyUploadError, UnsupportedFileError, UploadTooLargeErr
 from app.filetype import HEAD_BYTES, display_name, sniff
 from app.jobs import Job, JobManager
 from app.service import TrackingService, TrackOptions
-from model.video import UnreadableVideoError
+from model.data.video import UnreadableVideoError
 
 COPY_CHUNK = 1024 * 1024
 ACCEPTED = ", ".join(s.lstrip(".") for s in UPLOAD_SUFFIXES)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import gradio as gr
 import plotly.graph_objects as go
@@ -18,11 +17,14 @@ import plotly.graph_objects as go
 from app.config import DEGRADE_CHOICES, UPLOAD_SUFFIXES, AppConfig
 from app.errors import AppError, as_app_error
 from app.jobs import JobManager
+from app.panels import PANEL_TITLES
+from app.schemas import FrameRecord, TrackResult
 from app.service import TrackingService, TrackOptions
 from app.submit import submit_clip
+from model.core.choices import BOTH, NO_DEGRADATION, VARIANTS
 
 POLL_S = 0.3
-VARIANT_LABELS = {"Both side by side": "both", "Baseline only": "baseline", "VSD-MOT only": "vsd-mot"}
+VARIANT_LABELS = {"Both side by side": BOTH, "Baseline only": "baseline", "VSD-MOT only": "vsd-mot"}
 SERIES = (("quality", "Quality Q", "#1f77b4"), ("clarity", "clarity", "#2ca02c"),
           ("noise", "noise", "#d62728"), ("contrast", "contrast", "#9467bd"))
 
@@ -38,26 +40,28 @@ def example_clips(folder: Path | None, limit: int = 8) -> list[str]:
 def models_markdown(service: TrackingService) -> str:
     status = service.models_status()
     lines = []
-    if status["detector"] is None:
-        lines.append(f"- **Detector: not available** — {status['detector_error']}")
-    for name, title in (("baseline", "Baseline"), ("vsd-mot", "VSD-MOT")):
-        v = status["variants"][name]
-        if v["loaded"]:
-            teacher = f", distilled from {v['teacher']}" if v["teacher"] else ""
-            lines.append(f"- **{title}**: `{v['checkpoint']}` (sha256 `{(v['sha256'] or '')[:12]}…`{teacher})")
+    if status.detector is None:
+        lines.append(f"- **Detector: not available** — {status.detector_error}")
+    for name in VARIANTS:
+        v, title = status.variants[name], PANEL_TITLES[name]
+        if v.loaded:
+            teacher = f", distilled from {v.teacher}" if v.teacher else ""
+            lines.append(f"- **{title}**: `{v.checkpoint}` (sha256 `{(v.sha256 or '')[:12]}…`{teacher})")
         else:
-            lines.append(f"- **{title}: not available** — {v['reason']}")
+            lines.append(f"- **{title}: not available** — {v.reason}")
     return "\n".join(lines)
 
 
-def quality_figure(frames: list[dict[str, Any]]) -> go.Figure:
+def quality_figure(frames: list[FrameRecord]) -> go.Figure:
     """Per-frame quality Q and its three parts, against DSWR's semantic weight w."""
-    x = [f["frame"] for f in frames]
+    x = [f.frame for f in frames]
     fig = go.Figure()
+    series = {"quality": [f.quality for f in frames], "clarity": [f.clarity for f in frames],
+              "noise": [f.noise for f in frames], "contrast": [f.contrast for f in frames]}
     for key, label, colour in SERIES:
         width = 3 if key == "quality" else 1.5
-        fig.add_trace(go.Scatter(x=x, y=[f[key] for f in frames], name=label, line={"color": colour, "width": width}))
-    weights = [f["semantic_weight"] for f in frames]
+        fig.add_trace(go.Scatter(x=x, y=series[key], name=label, line={"color": colour, "width": width}))
+    weights = [f.semantic_weight for f in frames]
     if any(w is not None for w in weights):
         fig.add_trace(go.Scatter(x=x, y=weights, name="semantic weight w", line={"color": "#ff7f0e", "width": 3, "dash": "dash"}))
         title = "Frame quality Q (and its parts) vs DSWR semantic weight w"
@@ -68,18 +72,18 @@ def quality_figure(frames: list[dict[str, Any]]) -> go.Figure:
     return fig
 
 
-def summary_markdown(result: dict[str, Any]) -> str:
-    meta = result["meta"]
+def summary_markdown(result: TrackResult) -> str:
+    meta = result.meta
     rows = ["| tracker | boxes | identities | fps (detector + tracker) |", "|---|---|---|---|"]
-    for name, s in result["summary"].items():
-        rows.append(f"| {name} | {s['rows']} | {s['ids']} | {s['fps']:.1f} |")
-    for name, why in result["unavailable"].items():
+    for name, s in result.summary.items():
+        rows.append(f"| {name} | {s.rows} | {s.ids} | {s.fps:.1f} |")
+    for name in result.unavailable:
         rows.append(f"| {name} | — | — | not available |")
     rows.append("")
     rows.append(
-        f"{meta['frames_processed']} of {meta['source']['num_frames']} frames of `{meta['source']['filename']}` "
-        f"({meta['source']['width']}×{meta['source']['height']}, {meta['fps']:.0f} fps), degradation "
-        f"**{meta['degrade']}** (seed {meta['seed']}), {meta['elapsed_s']:.1f} s on {meta['device']}."
+        f"{meta.frames_processed} of {meta.source.num_frames} frames of `{meta.source.filename}` "
+        f"({meta.source.width}×{meta.source.height}, {meta.fps:.0f} fps), degradation "
+        f"**{meta.degrade}** (seed {meta.seed}), {meta.elapsed_s:.1f} s on {meta.device}."
     )
     return "\n".join(rows)
 
@@ -128,19 +132,19 @@ def build_ui(service: TrackingService, jobs: JobManager, config: AppConfig) -> g
         return outputs_for(job_id)
 
     def outputs_for(job_id: str) -> tuple:
-        result = jobs.result(job_id)
+        result = TrackResult.model_validate_json(jobs.result_json(job_id))
         folder = jobs.folder(job_id)
-        videos = {name: folder / f"{name}.mp4" for name in ("baseline", "vsd-mot")}
-        shown = {name: str(p) if p.is_file() and name in result["tracks"] else None for name, p in videos.items()}
+        videos = {name: folder / f"{name}.mp4" for name in VARIANTS}
+        shown = {name: str(p) if p.is_file() and name in result.tracks else None for name, p in videos.items()}
         notes = {
-            name: (f"**{title}: not available** — {result['unavailable'][name]}" if name in result["unavailable"]
-                   else (f"**{title}**" if name in result["tracks"] else f"*{title} not requested*"))
-            for name, title in (("baseline", "Baseline"), ("vsd-mot", "VSD-MOT"))
+            name: (f"**{title}: not available** — {result.unavailable[name]}" if name in result.unavailable
+                   else (f"**{title}**" if name in result.tracks else f"*{title} not requested*"))
+            for name, title in PANEL_TITLES.items()
         }
-        names = ["side_by_side.mp4", "result.json"] + [f"{n}.{ext}" for n in result["tracks"] for ext in ("txt", "json")]
+        names = ["side_by_side.mp4", "result.json"] + [f"{n}.{ext}" for n in result.tracks for ext in ("txt", "json")]
         downloads = [str(folder / n) for n in names if (folder / n).is_file()]
         return (shown["baseline"], shown["vsd-mot"], notes["baseline"], notes["vsd-mot"],
-                quality_figure(result["frames"]), summary_markdown(result), downloads)
+                quality_figure(result.frames), summary_markdown(result), downloads)
 
     with gr.Blocks(title="VSD-MOT demo", delete_cache=(3600, config.job_ttl_s)) as demo:
         gr.Markdown(
@@ -161,7 +165,7 @@ def build_ui(service: TrackingService, jobs: JobManager, config: AppConfig) -> g
                     student = gr.Checkbox(True, label="Student (VSD-MOT only)", elem_id="student")
                     dswr = gr.Checkbox(True, label="DSWR (VSD-MOT only)", elem_id="dswr")
                 with gr.Row():
-                    degrade = gr.Dropdown(list(DEGRADE_CHOICES), value="none", label="Degradation", elem_id="degrade")
+                    degrade = gr.Dropdown(list(DEGRADE_CHOICES), value=NO_DEGRADATION, label="Degradation", elem_id="degrade")
                     seed = gr.Number(0, precision=0, minimum=0, label="Seed", elem_id="seed")
                 max_frames = gr.Slider(1, config.max_frames, value=min(150, config.max_frames), step=1,
                                        label="Max frames", elem_id="max-frames")

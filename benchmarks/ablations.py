@@ -19,9 +19,9 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import format_table, validation_caches
-from model.detector import YoloxDetector
-from model.eval import evaluate_sequence
-from model.track import load_tracker, track_cache
+from model.tracking.detector import YoloxDetector
+from model.evaluation.metrics import evaluate_sequence
+from model.tracking.pipeline import load_tracker, track_cache
 
 ROOT = Path("runs/ablations")
 SCHEDULE = ["--epochs", "8", "--lr-drop-epoch", "6", "--clips-per-epoch", "400", "--track-drop", "0.3",
@@ -78,7 +78,7 @@ def train(name: str, seed: int, threads: int) -> Path:
     out = run_dir(name, seed)
     if is_finished(out):
         return out / "checkpoint.pt"
-    cmd = [sys.executable, "-m", "model.train", *RUNS[name], *SCHEDULE, "--seed", str(seed),
+    cmd = [sys.executable, "-m", "model.training.loop", *RUNS[name], *SCHEDULE, "--seed", str(seed),
            "--num-threads", str(threads), "--output", str(out)]
     log = out.parent / f"{out.name}.log"  # not with_suffix: "alpha-0.2-s0" has a dot
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
-from model import settings
-from model.cache import CacheKey, FrameCache, build_frame_cache
-from model.data import VAL_RENDITIONS, VAL_SPAN
-from model.eval import TrackMetrics
+from model.core import settings
+from model.data.cache import CacheKey, FrameCache, build_frame_cache
+from model.data.clips import VAL_RENDITIONS, VAL_SPAN
+from model.evaluation.metrics import TrackMetrics
 
 METRIC_COLUMNS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW")
 

@@ -18,12 +18,14 @@ import time
 import torch
 
 from benchmarks.common import machine_line
-from model import settings
-from model.detector import YoloxDetector
-from model.quality import assess_frame
-from model.tracker import Tracker
-from model.track import CheckpointMissingError, load_tracker
-from model.video import open_frames
+from model.core import settings
+from model.tracking.detector import YoloxDetector
+from model.vsd.quality import assess_frame
+from model.tracking.runtime import Tracker
+from model.tracking.checkpoint import CheckpointMissingError
+from model.tracking.hooks import HookSwitches
+from model.tracking.pipeline import load_tracker
+from model.data.video import open_frames
 
 
 def count_params(module: torch.nn.Module) -> float:
@@ -75,8 +77,8 @@ def main() -> None:
         raise SystemExit(str(exc)) from None
     for path in args.vsd or [None]:
         try:
-            vsd_student, _ = load_tracker("vsd-mot", path, student=True, dswr=False)
-            vsd_full, _ = load_tracker("vsd-mot", path, student=True, dswr=True)
+            vsd_student, _ = load_tracker("vsd-mot", path, switches=HookSwitches(student=True, dswr=False))
+            vsd_full, _ = load_tracker("vsd-mot", path, switches=HookSwitches(student=True, dswr=True))
         except CheckpointMissingError as exc:
             print(f"# no VSD-MOT rows: {exc}")
             continue

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model import settings
-from model.track import DEFAULT_CHECKPOINTS
+from model.core import settings
+from model.tracking.checkpoint import DEFAULT_CHECKPOINTS
 
 UPLOAD_PATHS = ("/track", "/jobs")
 REAL_HEAD_BYTES = 4096

@@ -31,9 +31,9 @@ from typing import Any
 
 import httpx
 
-from model import settings
-from model.settings import PROJECT_ROOT
-from model.track import DEFAULT_CHECKPOINTS
+from model.core import settings
+from model.core.settings import PROJECT_ROOT
+from model.tracking.checkpoint import DEFAULT_CHECKPOINTS
 
 SOURCE_CLIP = "intel-one-by-one-person-detection.mp4"
 CLIP_FRAMES = 6

@@ -14,11 +14,12 @@ import numpy as np
 import torch
 
 from benchmarks.common import format_table, machine_line, validation_caches
-from model.data import VAL_SPAN
-from model.detector import YoloxDetector
-from model.eval import evaluate_sequence
-from model.track import CheckpointMissingError, load_tracker, track_cache
-from model.types import Tracks
+from model.data.clips import VAL_SPAN
+from model.tracking.detector import YoloxDetector
+from model.evaluation.metrics import evaluate_sequence
+from model.tracking.checkpoint import CheckpointMissingError
+from model.tracking.pipeline import load_tracker, track_cache
+from model.core.types import Tracks
 
 
 def run_peer(name: str, cache, fps: float) -> tuple[dict[int, Tracks], float]:
@@ -43,7 +44,7 @@ def run_peer(name: str, cache, fps: float) -> tuple[dict[int, Tracks], float]:
 
 
 def detector_ms(detector: YoloxDetector, seq_dir, first: int, frames: int = 30) -> float:
-    from model.video import open_frames
+    from model.data.video import open_frames
 
     images = [f for _, f in open_frames(seq_dir, first, first + frames - 1)]
     detector(images[0])

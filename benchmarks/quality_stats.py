@@ -16,11 +16,11 @@ import time
 import numpy as np
 import torch
 
-from model import settings
-from model.degrade import PRESETS, Degrader
-from model.dswr import DSWR
-from model.quality import assess_frame
-from model.video import open_frames
+from model.core import settings
+from model.vsd.degrade import PRESETS, Degrader
+from model.vsd.dswr import DSWR
+from model.vsd.quality import assess_frame
+from model.data.video import open_frames
 
 COLUMNS = ("clarity", "noise", "contrast", "q")
 

@@ -13,12 +13,12 @@ from dataclasses import replace
 import torch
 
 from benchmarks.common import format_table, validation_caches
-from model import settings
-from model.cache import CacheKey, build_frame_cache
-from model.detector import YoloxDetector
-from model.eval import evaluate_sequence
-from model.track import load_tracker, track_cache
-from model.tracker import RuntimeConfig
+from model.core import settings
+from model.data.cache import CacheKey, build_frame_cache
+from model.tracking.detector import YoloxDetector
+from model.evaluation.metrics import evaluate_sequence
+from model.tracking.pipeline import load_tracker, track_cache
+from model.tracking.runtime import RuntimeConfig
 
 SETTINGS = {
     "MOTRv2 rules only": RuntimeConfig(track_nms_iou=None, snap_iou=None),

@@ -19,8 +19,8 @@ import httpx
 
 from benchmarks.load import RssSampler, Server, rss_mb
 from benchmarks.common import machine_line
-from model import settings
-from model.track import DEFAULT_CHECKPOINTS
+from model.core import settings
+from model.tracking.checkpoint import DEFAULT_CHECKPOINTS
 
 CLIP = "intel-one-by-one-person-detection.mp4"
 

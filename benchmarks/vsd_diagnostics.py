@@ -25,9 +25,9 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import validation_caches
-from model.detector import YoloxDetector
-from model.query_hook import HookOutput
-from model.track import load_tracker, track_cache
+from model.tracking.detector import YoloxDetector
+from model.tracking.hooks import HookOutput
+from model.tracking.pipeline import load_tracker, track_cache
 
 
 def hook_statistics(tracker, cache) -> dict[str, float]:
@@ -54,7 +54,7 @@ def hook_statistics(tracker, cache) -> dict[str, float]:
         track_cache(tracker, cache)
     finally:
         handle.remove()
-    q = [float(row[3]) for row in cache.quality]
+    q = [cache.quality_scores(number).q for number in cache.frames]
     return {
         "Q": statistics.fmean(q),
         "w": statistics.fmean(r[0] for r in records),

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model import settings
+from model.core import settings
 
 
 def _require(path: Path | None, what: str) -> Path:

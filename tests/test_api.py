@@ -24,8 +24,8 @@ from fastapi.testclient import TestClient
 from app.config import AppConfig
 from app.panels import panel_size
 from app.server import create_app
-from model.mot_io import read_mot, rows_to_tracks
-from model.track import DEFAULT_CHECKPOINTS
+from model.data.mot_io import read_mot, rows_to_tracks
+from model.tracking.checkpoint import DEFAULT_CHECKPOINTS
 
 CLIP = "intel-preview-classroom.gif"  # 45 frames, 480x270, 1.2 MB, several people from frame 1
 LONG_CLIP = "intel-one-by-one-person-detection.mp4"  # 1394 frames, 3.2 MB
@@ -45,8 +45,8 @@ def baseline_checkpoint_or_skip() -> Path:
 
 def build_plumbing_vsd_checkpoint(baseline: Path, out: Path) -> Path:
     """Baseline weights + a fresh VSD hook (identity student, untrained DSWR): for tests only."""
-    from model.tracker import load_checkpoint, save_checkpoint
-    from model.vsd import VSDHook
+    from model.tracking.model import load_checkpoint, save_checkpoint
+    from model.tracking.hooks.vsd import VSDHook
 
     model, meta = load_checkpoint(baseline)
     model.hook = VSDHook(use_student=True, use_dswr=True)

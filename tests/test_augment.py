@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from model.augment import augment_hsv, shift_boxes, shift_features
+from model.data.augment import augment_hsv, shift_boxes, shift_features
 
 
 def test_shift_features_moves_whole_cells_and_zero_fills() -> None:

@@ -1,7 +1,7 @@
 import numpy as np
 import torch
 
-from model.box_ops import box_iou_numpy, cxcywh_to_xyxy, inverse_sigmoid, pairwise_generalized_iou, xyxy_to_cxcywh
+from model.core.box_ops import box_iou_numpy, cxcywh_to_xyxy, inverse_sigmoid, pairwise_generalized_iou, xyxy_to_cxcywh
 
 
 def test_conversions_roundtrip_by_hand() -> None:

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
-from model.cache import CacheKey, FrameCache, build_frame_cache, quality_tag
-from model.quality import assess_frame
-from model.video import open_frames
+from model.data.cache import CacheKey, FrameCache, build_frame_cache, quality_tag
+from model.vsd.quality import assess_frame
+from model.data.video import open_frames
 
 
 def test_cache_matches_a_live_detector_run(mot_dir: Path, weights_dir: Path, tmp_path: Path) -> None:
-    from model.detector import YoloxDetector
+    from model.tracking.detector import YoloxDetector
 
     seq = mot_dir / "TUD-Stadtmitte"
     detector = YoloxDetector()
@@ -32,7 +32,7 @@ def test_cache_matches_a_live_detector_run(mot_dir: Path, weights_dir: Path, tmp
 
 
 def test_degraded_rendition_has_lower_quality(mot_dir: Path, weights_dir: Path, tmp_path: Path) -> None:
-    from model.detector import YoloxDetector
+    from model.tracking.detector import YoloxDetector
 
     seq = mot_dir / "TUD-Stadtmitte"
     detector = YoloxDetector()

@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.dcsd import DCSDConfig, DCSDLoss, PlainDistillLoss, interpolate_sequence
+from model.vsd.dcsd import DCSDConfig, DCSDLoss, PlainDistillLoss, interpolate_sequence
 
 
 def _identity_projection(module: torch.nn.Module) -> torch.nn.Module:

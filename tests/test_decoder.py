@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from model.decoder import BoxSamplingAttention, DecoderConfig, QueryDecoder, sample_levels, sine_encoding
+from model.tracking.decoder import BoxSamplingAttention, DecoderConfig, QueryDecoder, sample_levels, sine_encoding
 
 
 def _features(b: int = 1) -> list[torch.Tensor]:

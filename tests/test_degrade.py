@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from model import degrade
-from model.degrade import (
+from model.vsd.degrade import (
     PRESETS,
     DegradationConfig,
     Degrader,
@@ -33,8 +33,8 @@ from model.degrade import (
     sample_params,
     sinc_kernel,
 )
-from model.settings import PROJECT_ROOT
-from model.video import open_frames
+from model.core.settings import PROJECT_ROOT
+from model.data.video import open_frames
 
 C = 3  # centre index of the 7x7 test kernels
 
@@ -307,7 +307,7 @@ def test_medium_clearly_blurs_real_frames(real_frames: list[np.ndarray]) -> None
 
 @pytest.mark.shared
 def test_medium_lowers_the_dswr_quality_score(real_frames: list[np.ndarray]) -> None:
-    quality = pytest.importorskip("model.quality")
+    quality = pytest.importorskip("model.vsd.quality")
     before = np.mean([quality.assess_frame(f).q for f in real_frames])
     after = np.mean([quality.assess_frame(Degrader("medium", s)(f, i + 1)).q
                      for s in range(3) for i, f in enumerate(real_frames)])
@@ -348,7 +348,7 @@ def pets_head(pets_dir: Path, tmp_path: Path) -> Path:
 def test_cli_degrades_a_real_sequence(pets_head: Path, tmp_path: Path) -> None:
     out = tmp_path / "PETS09-head-medium"
     result = subprocess.run(
-        [sys.executable, "-m", "model.degrade", str(pets_head), "--preset", "medium", "--seed", "3",
+        [sys.executable, "-m", "model.vsd.degrade", str(pets_head), "--preset", "medium", "--seed", "3",
          "--output", str(out), "--quiet"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
     )

@@ -12,9 +12,9 @@ import onnxruntime as ort
 import pytest
 from onnx import TensorProto, helper
 
-from model import weights
-from model.box_ops import box_iou_numpy
-from model.detector import (
+from model.core import weights
+from model.core.box_ops import box_iou_numpy
+from model.tracking.detector import (
     DetectorConfig,
     YoloxDetector,
     decode_yolox,
@@ -23,7 +23,7 @@ from model.detector import (
     non_max_suppression,
     with_extra_outputs,
 )
-from model.weights import WeightsUnavailableError
+from model.core.weights import WeightsUnavailableError
 
 # --- letterbox -----------------------------------------------------------------------------------
 

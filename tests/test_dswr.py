@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from model.dswr import DSWR, DSWRConfig
-from model.quality import FrameQuality
+from model.vsd.dswr import DSWR, DSWRConfig
+from model.vsd.quality import FrameQuality
 
 
 def test_default_weights_at_the_ends_of_q() -> None:

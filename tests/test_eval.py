@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model.eval import COMBINED, SequenceJob, TrackMetrics, evaluate_many, evaluate_sequence
+from model.evaluation.metrics import COMBINED, SequenceJob, TrackMetrics, evaluate_many, evaluate_sequence
 from model.evaluate import main
-from model.mot_io import read_gt, write_json, write_sequence_subset
-from model.types import Detections, Tracks
+from model.data.mot_io import read_gt, write_json, write_sequence_subset
+from model.core.types import Detections, Tracks
 
 
 def _sequence(root: Path, gt_rows: list[str], length: int) -> Path:

@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from model.mot_io import read_json, read_mot, read_mot_table, rows_to_tracks, tracks_to_rows, write_json, write_mot
-from model.quality import assess_frame
-from model.types import Tracks
+from model.data.mot_io import read_json, read_mot, read_mot_table, rows_to_tracks, tracks_to_rows, write_json, write_mot
+from model.vsd.quality import assess_frame
+from model.core.types import Tracks
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

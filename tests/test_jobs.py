@@ -14,8 +14,8 @@ import pytest
 
 from app.errors import JobNotFoundError, QueueFullError
 from app.jobs import RESULT_FILE, STATUS_FILE, JobManager, eta_seconds
-from model.track import CheckpointMissingError
-from model.video import UnreadableVideoError
+from model.tracking.checkpoint import CheckpointMissingError
+from model.data.video import UnreadableVideoError
 
 
 class FakeClock:

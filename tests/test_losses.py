@@ -2,7 +2,7 @@ import math
 
 import torch
 
-from model.losses import LossWeights, assign, frame_loss, sigmoid_focal_loss
+from model.training.losses import LossWeights, assign, frame_loss, sigmoid_focal_loss
 
 
 def test_focal_loss_by_hand() -> None:

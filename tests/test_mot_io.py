@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from model.mot_io import (
+from model.data.mot_io import (
     MotTable,
     check_span,
     detect_benchmark,
@@ -27,7 +27,7 @@ from model.mot_io import (
     write_mot,
     write_sequence_subset,
 )
-from model.types import Detections, Tracks
+from model.core.types import Detections, Tracks
 
 
 def _write(path: Path, text: str) -> Path:

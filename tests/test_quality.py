@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.quality import (
+from model.vsd.quality import (
     FrameQuality,
     QualityConfig,
     assess_frame,
@@ -262,7 +262,7 @@ def test_low_contrast_lowers_q(real_frames: list[np.ndarray]) -> None:
 def test_q_orders_the_degradation_presets(real_frames: list[np.ndarray]) -> None:
     """The Real-ESRGAN pipeline the paper uses for its LQ data: clean > medium > severe
     (calibration means 0.79, 0.64, 0.37)."""
-    degrade = pytest.importorskip("model.degrade")
+    degrade = pytest.importorskip("model.vsd.degrade")
     for index, frame in enumerate(real_frames[:2]):
         medium = degrade.Degrader(preset="medium", seed=0)(frame, index)
         severe = degrade.Degrader(preset="severe", seed=0)(frame, index)

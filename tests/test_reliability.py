@@ -37,7 +37,7 @@ from app.filetype import display_name, sniff
 from app.gate import Admission, has_dot_segment
 from app.jobs import DEFAULT_RETRY_AFTER_S, STATUS_FILE, JobManager, retry_after_seconds
 from app.server import create_app
-from model.render import VideoWriter
+from model.data.render import VideoWriter
 from tests.test_api import baseline_checkpoint_or_skip
 
 MP4 = "intel-one-by-one-person-detection.mp4"  # 1394 frames, 768x432, 3.2 MB, header first

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.student import StudentConfig, StudentModel, StudentOutput
+from model.vsd.student import StudentConfig, StudentModel, StudentOutput
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from model import teacher as teacher_module
-from model.teacher import (
+from model.vsd.teacher import (
     CLIP_RN50,
     TEACHER_NAMES,
     TeacherUnavailableError,

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from model.cache import CachedDetections
-from model.decoder import DecoderOutput
-from model.query_hook import HookOutput
-from model.tracker import FrameOutput, QueryTrackerModel, RuntimeConfig, Tracker, load_checkpoint, save_checkpoint
-from model.types import Detections
+from model.data.cache import CachedDetections
+from model.tracking.decoder import DecoderOutput
+from model.tracking.hooks.base import HookOutput
+from model.tracking.model import FrameOutput, QueryTrackerModel, RuntimeConfig, Tracker, load_checkpoint, save_checkpoint
+from model.core.types import Detections
 
 
 def _detections(boxes: list[list[float]], scores: list[float]) -> CachedDetections:

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from model.render import VideoWriter
-from model.video import (
+from model.data.render import VideoWriter
+from model.data.video import (
     DEFAULT_MAX_PIXELS, FrameTooLargeError, UnreadableVideoError, check_frame_size, open_frames,
 )
 

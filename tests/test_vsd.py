@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from model.tracker import QueryTrackerModel, build_hook, hook_spec, load_checkpoint, save_checkpoint
-from model.vsd import DirectTeacherHook, VSDHook
+from model.tracking.model import QueryTrackerModel, build_hook, hook_spec, load_checkpoint, save_checkpoint
+from model.tracking.hooks.vsd import DirectTeacherHook, VSDHook
 
 
 def test_fresh_vsd_hook_is_the_identity_and_reports_w() -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from model import weights
-from model.weights import (
+from model.core import weights
+from model.core.weights import (
     REGISTRY,
     WeightsHashMismatchError,
     WeightsUnavailableError,

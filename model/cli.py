@@ -1,0 +1,311 @@
+"""One command line: ``vsdmot <verb> ...`` (or ``python -m model <verb> ...``).
+
+Each verb is a thin layer over the library: it parses arguments, calls one library function and
+turns user errors into one ``error:`` line and exit status 2. The verbs, with the one-line help that
+``vsdmot --help`` shows and that heads each verb's own ``--help``, are declared once in :data:`VERBS`.
+
+    vsdmot track VIDEO_OR_SEQUENCE --output tracks.txt [--json t.json] [--render t.mp4]
+    vsdmot evaluate --gt SEQUENCE --pred tracks.txt [--first 501 --last 795]
+    vsdmot degrade SOURCE --preset medium --seed 0 --output lq/SEQ
+    vsdmot mix SEQUENCE ... --output mixed --ratio 2
+    vsdmot train --variant baseline|vsd-mot|direct --output runs/NAME
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model.core.choices import (
+    DEGRADE_CHOICES, DEGRADE_PRESETS, DISTILL_MODES, NO_DEGRADATION, TEACHER_VIEWS, TEACHERS, TRAIN_VARIANTS,
+    VARIANTS,
+)
+
+PROG = "vsdmot"
+USER_ERRORS = (FileNotFoundError, FileExistsError, ValueError)
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace, argparse.ArgumentParser], int]
+
+
+# ------------------------------------------------------------------------------------------- track
+
+
+def _track_arguments(p: argparse.ArgumentParser) -> None:
+    from model.tracking.checkpoint import DEFAULT_CHECKPOINTS
+
+    default_variant = "vsd-mot" if DEFAULT_CHECKPOINTS["vsd-mot"].is_file() else "baseline"
+    p.add_argument("source", help="video file (mp4/avi/mov/webm/mkv/gif) or MOTChallenge sequence folder")
+    p.add_argument("--variant", choices=VARIANTS, default=default_variant)
+    p.add_argument("--checkpoint", default=None, help="tracker checkpoint (default: the variant's file in assets/)")
+    p.add_argument("--student", action=argparse.BooleanOptionalAction, default=None,
+                   help="VSD-MOT: run the student (default: as trained)")
+    p.add_argument("--dswr", action=argparse.BooleanOptionalAction, default=None,
+                   help="VSD-MOT: DSWR, else fixed-ratio fusion (default: as trained)")
+    p.add_argument("--degrade", choices=DEGRADE_CHOICES, default=NO_DEGRADATION,
+                   help="degrade every frame before tracking (a preset of eq. 17)")
+    p.add_argument("--seed", type=int, default=0, help="degradation seed")
+    p.add_argument("--first", type=int, default=1)
+    p.add_argument("--last", type=int, default=None)
+    p.add_argument("--output", required=True, help="MOTChallenge text output")
+    p.add_argument("--json", default=None, help="also write JSON tracks here")
+    p.add_argument("--render", default=None, help="also write an H.264 mp4 with the tracks drawn")
+
+
+def _track(args: argparse.Namespace, _: argparse.ArgumentParser) -> int:
+    from tqdm import tqdm
+
+    from model.core.types import Tracks
+    from model.data.mot_io import write_json, write_mot
+    from model.data.render import VideoWriter, draw_tracks
+    from model.data.video import UnreadableVideoError, open_frames
+    from model.tracking.detector import YoloxDetector
+    from model.tracking.hooks import HookSwitches
+    from model.tracking.pipeline import load_tracker, track_frames
+    from model.tracking.runtime import FrameInfo
+
+    try:
+        source = open_frames(args.source, args.first, args.last)
+        tracker, _meta = load_tracker(args.variant, args.checkpoint, YoloxDetector(),
+                                      HookSwitches(student=args.student, dswr=args.dswr))
+    except (*USER_ERRORS, UnreadableVideoError) as exc:
+        return _fail(exc)
+    degrader = None
+    if args.degrade != NO_DEGRADATION:
+        from model.vsd.degrade import Degrader
+
+        degrader = Degrader(preset=args.degrade, seed=args.seed)
+    writer = VideoWriter(args.render, source.info.fps) if args.render else None
+
+    def frames() -> Iterable[tuple[int, np.ndarray]]:
+        for number, frame in tqdm(source, total=len(source), desc=args.variant, unit="frame"):
+            yield number, degrader(frame, number) if degrader is not None else frame
+
+    def on_frame(number: int, frame: np.ndarray | None, tracks: Tracks, info: FrameInfo) -> None:
+        if writer is not None and frame is not None:
+            writer.write(draw_tracks(frame, tracks, f"{args.variant} #{number}"))
+
+    try:
+        results = track_frames(tracker, frames(), on_frame=on_frame)
+    finally:
+        if writer is not None:
+            writer.close()
+    write_mot(args.output, results)
+    if args.json:
+        write_json(args.json, results)
+    ids = {int(i) for t in results.values() for i in t.ids}
+    print(f"{len(results)} frames, {len(ids)} identities -> {args.output}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------- evaluate
+
+
+def _evaluate_arguments(p: argparse.ArgumentParser) -> None:
+    from model.data.mot_io import BENCHMARKS
+
+    p.add_argument("--gt", nargs="+", required=True, help="MOTChallenge sequence folder(s) with gt/gt.txt")
+    p.add_argument("--pred", nargs="+", required=True,
+                   help="tracker output(s), one per --gt in the same order: MOTChallenge .txt or tracks .json")
+    p.add_argument("--first", type=int, default=1, help="first frame to score (1-based, inclusive)")
+    p.add_argument("--last", type=int, default=None, help="last frame to score (inclusive; default: the end)")
+    p.add_argument("--benchmark", default="auto", choices=["auto", *BENCHMARKS],
+                   help="gt rules: MOT15 counts every marked row; MOT16/17/20 drop distractors")
+    p.add_argument("--decimals", type=int, default=1, help="decimals for percentages in the output")
+
+
+def _evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from model.evaluation.metrics import SequenceJob, evaluate_many, evaluate_sequence
+
+    if len(args.gt) != len(args.pred):
+        parser.error(f"--gt has {len(args.gt)} paths but --pred has {len(args.pred)}: give one prediction per sequence")
+    try:
+        if len(args.gt) == 1:
+            output: dict = evaluate_sequence(args.gt[0], args.pred[0], args.benchmark, args.first, args.last
+                                             ).as_dict(args.decimals)
+        else:
+            jobs = [SequenceJob(gt, pred, args.first, args.last) for gt, pred in zip(args.gt, args.pred)]
+            output = {name: m.as_dict(args.decimals) for name, m in evaluate_many(jobs, args.benchmark).items()}
+    except USER_ERRORS as exc:
+        return _fail(exc)
+    print(json.dumps(output, indent=2))
+    return 0
+
+
+# ----------------------------------------------------------------------------------- degrade / mix
+
+
+def _degrade_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("source", type=Path, help="MOTChallenge sequence folder (with img1/) or a video/GIF file")
+    p.add_argument("--output", "-o", type=Path, required=True,
+                   help="output folder (sequence layout, gt/det copied) or video file (.mp4, .avi)")
+    p.add_argument("--preset", default="medium", choices=DEGRADE_PRESETS, help="degradation preset (default: medium)")
+    p.add_argument("--seed", type=int, default=0, help="draws the sequence's parameters (default: 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace frames already in the output")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _degrade(args: argparse.Namespace, _: argparse.ArgumentParser) -> int:
+    from model.vsd.degrade import degrade_sequence
+
+    try:
+        print(degrade_sequence(args.source, args.output, args.preset, args.seed, not args.quiet,
+                               overwrite=args.overwrite))
+    except USER_ERRORS as exc:
+        return _fail(exc)
+    return 0
+
+
+def _mix_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sequences", type=Path, nargs="+", help="MOTChallenge sequence folders")
+    p.add_argument("--output", "-o", type=Path, required=True, help="folder for the mixed set")
+    p.add_argument("--ratio", type=int, default=2, help="degraded copies per HQ sequence (default: 2)")
+    p.add_argument("--preset", default="medium", choices=DEGRADE_PRESETS, help="degradation preset (default: medium)")
+    p.add_argument("--seed", type=int, default=0, help="base seed; copies use seed, seed+1, ... (default: 0)")
+    p.add_argument("--overwrite", action="store_true", help="replace sequences already in the output")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _mix(args: argparse.Namespace, _: argparse.ArgumentParser) -> int:
+    from model.vsd.degrade import MANIFEST_NAME, build_mixed_set
+
+    try:
+        paths = build_mixed_set(args.sequences, args.output, args.ratio, args.preset, args.seed, not args.quiet,
+                                overwrite=args.overwrite)
+    except USER_ERRORS as exc:
+        return _fail(exc)
+    print(args.output / MANIFEST_NAME)
+    print(f"{len(paths)} sequences")
+    return 0
+
+
+# ------------------------------------------------------------------------------------------- train
+
+_TRAIN_INTS = ("epochs", "clips_per_epoch", "lr_drop_epoch", "clip_len", "max_interval", "seed", "num_threads")
+_TRAIN_FLOATS = ("lr", "weight_decay", "grad_clip", "track_drop", "fp_insert", "pseudo_clip")
+
+
+def _train_arguments(p: argparse.ArgumentParser) -> None:
+    from model.training.config import TrainConfig
+
+    defaults = TrainConfig()
+    p.add_argument("--variant", choices=TRAIN_VARIANTS, default=defaults.variant,
+                   help="direct = the frozen teacher runs at inference (paper Fig. 1a), for the cost comparison")
+    p.add_argument("--student", action=argparse.BooleanOptionalAction, default=defaults.student)
+    p.add_argument("--dswr", action=argparse.BooleanOptionalAction, default=defaults.dswr)
+    p.add_argument("--fixed-semantic-weight", type=float, default=defaults.fixed_semantic_weight)
+    p.add_argument("--distill", choices=DISTILL_MODES, default=defaults.distill)
+    p.add_argument("--alpha", type=float, default=defaults.alpha, help="eq. 15 weight of L_distill (0..1)")
+    p.add_argument("--tau", type=float, default=defaults.tau)
+    p.add_argument("--teacher", choices=TEACHERS, default=defaults.teacher,
+                   help="frozen teacher for distillation (clip-rn50 needs the hub or VSDMOT_CLIP_CHECKPOINT)")
+    p.add_argument("--teacher-view", choices=TEACHER_VIEWS, default=defaults.teacher_view,
+                   help="what the teacher embeds for a degraded frame: that frame (paper) or its clean original (ours)")
+    p.add_argument("--lq-per-hq", type=float, default=defaults.lq_per_hq, help="0 = all HQ, 1, 2, inf = all LQ")
+    for name in _TRAIN_INTS:
+        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
+    p.add_argument("--hsv", action=argparse.BooleanOptionalAction, default=defaults.hsv,
+                   help="add an HSV-jittered copy of each clean training sequence")
+    for name in _TRAIN_FLOATS:
+        p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(defaults, name))
+    size = defaults.student_size
+    p.add_argument("--student-hidden-dim", type=int, default=size.hidden_dim, help="hidden_dim of eqs. 1-3")
+    p.add_argument("--student-heads", type=int, default=size.num_heads)
+    p.add_argument("--student-ffn-dim", type=int, default=size.ffn_dim)
+    p.add_argument("--student-layers", type=int, default=size.num_layers, help="the paper uses 3")
+    p.add_argument("--span", action="append", default=None, metavar="SEQ:FIRST:LAST",
+                   help="train on this span instead of the default split (repeatable)")
+    p.add_argument("--init", default=None, help="initialise from a checkpoint (e.g. the trained baseline)")
+    p.add_argument("--output", default=defaults.output)
+
+
+def train_config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser):  # -> TrainConfig
+    """The :class:`TrainConfig` the parsed ``train`` arguments describe (``parser.error`` on bad ones)."""
+    from model.data.clips import VAL_SPAN
+    from model.training.config import TrainConfig
+    from model.vsd.student import StudentConfig
+
+    if not 0 < args.alpha < 1:
+        parser.error("--alpha must be in (0, 1) (eq. 15)")
+    values = {k: v for k, v in vars(args).items() if k not in ("verb", "run")}
+    try:
+        values["student_size"] = StudentConfig(
+            hidden_dim=values.pop("student_hidden_dim"), num_heads=values.pop("student_heads"),
+            ffn_dim=values.pop("student_ffn_dim"), num_layers=values.pop("student_layers"))
+    except ValueError as exc:
+        parser.error(str(exc))
+    spans = values.pop("span")
+    if spans:
+        try:
+            values["spans"] = tuple((n, int(a), int(b)) for n, a, b in (s.rsplit(":", 2) for s in spans))
+        except ValueError:
+            parser.error("--span takes SEQUENCE:FIRST:LAST, e.g. TUD-Stadtmitte:1:50")
+        if any(n == VAL_SPAN[0] and b >= VAL_SPAN[1] for n, a, b in values["spans"]):
+            parser.error(f"--span overlaps the validation frames {VAL_SPAN}: never train on them")
+    return TrainConfig(**values)
+
+
+def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from model.training.loop import is_main_process, train
+
+    cfg = train_config_from_args(args, parser)
+    try:
+        path = train(cfg)
+    except USER_ERRORS as exc:
+        return _fail(exc)
+    if is_main_process():
+        print(path)
+    return 0
+
+
+# -------------------------------------------------------------------------------------------- main
+
+VERBS: tuple[Verb, ...] = (
+    Verb("track", "Track people in a video or MOTChallenge sequence; write MOT text, JSON and a video.",
+         _track_arguments, _track),
+    Verb("evaluate", "Score tracker output against MOTChallenge ground truth (TrackEval: HOTA, MOTA, IDF1); print JSON.",
+         _evaluate_arguments, _evaluate),
+    Verb("degrade", "Degrade a sequence or video with Real-ESRGAN's second-order pipeline (paper eq. 17).",
+         _degrade_arguments, _degrade),
+    Verb("mix", "Build a mixed HQ + LQ training set with a manifest (paper Table VI: LQ:HQ = 2:1).",
+         _mix_arguments, _mix),
+    Verb("train", "Train the baseline, VSD-MOT (student + DCSD + DSWR) or direct integration; CPU or torchrun/DDP.",
+         _train_arguments, _train),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    for verb in VERBS:
+        p = sub.add_parser(verb.name, help=verb.help, description=verb.help)
+        verb.add_arguments(p)
+        p.set_defaults(run=verb.run, verb_parser=p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    verb_parser = args.verb_parser
+    del args.verb_parser
+    return args.run(args, verb_parser)
+
+
+def _fail(exc: BaseException) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

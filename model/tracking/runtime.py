@@ -1,0 +1,214 @@
+"""The tracker at run time: MOTRv2's identity rules around :class:`QueryTrackerModel`.
+
+A proposal becomes a new track at score >= 0.5, a track is lost below 0.5 and removed after
+``miss_tolerance`` frames; IDs restart at 1 per video (:meth:`Tracker.reset`). Two duplicate guards
+and a box refinement of ours (:class:`RuntimeConfig`) patch what our CPU-trained decoder gets wrong.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor
+
+from model.core.box_ops import box_iou_numpy
+from model.core.types import Detections, DetectorOutput, Tracks
+from model.tracking.hooks import HookInputs, HookNeeds, HookSwitches
+from model.tracking.model import QueryTrackerModel
+from model.tracking.proposals import proposal_inputs, to_model_boxes, to_pixel_boxes
+from model.vsd.quality import QualityScores, assess_frame
+from model.vsd.teacher import Teacher
+
+Detector = Callable[[np.ndarray], DetectorOutput]
+QualityAssessor = Callable[[np.ndarray], QualityScores]
+
+
+@dataclass
+class RuntimeConfig:
+    """Run-time identity rules: MOTRv2's thresholds plus two duplicate guards (not stored in checkpoints).
+
+    ``track_nms_iou``: when two visible track queries converge on one person (IoU above this), the
+    lower-scoring one has lost its identity and is removed (``track_nms_removes``). Without it our
+    CPU-trained decoder leaves many collapsed duplicates. ``snap_iou``: the decoder keeps identity
+    and score, the detector's box (one-to-one, IoU >= 0.5) replaces the decoder's less precise box.
+    Both were chosen by HOTA on the training sequence TUD-Stadtmitte (``benchmarks/runtime_ablation.py``,
+    all settings reported in BENCHMARKS.md); set them to None for MOTRv2's plain rules.
+    """
+
+    new_track_threshold: float = 0.5  # proposal query -> new track (MOTRv2)
+    keep_threshold: float = 0.5  # track query below this is lost for the frame (MOTRv2)
+    miss_tolerance: int = 20  # frames a lost track is kept before removal (MOTRv2)
+    duplicate_iou: float | None = 0.8  # a new-born box overlapping a visible track this much is a duplicate
+    track_nms_iou: float | None = 0.7
+    track_nms_removes: bool = True
+    snap_iou: float | None = 0.5  # a visible track adopts its best-overlapping confident proposal's box
+    snap_min_score: float = 0.3  # only proposals at least this confident are snapped to
+
+
+@dataclass
+class _Track:
+    track_id: int
+    content: Tensor  # (d,)
+    anchor: Tensor  # (4,) cxcywh normalised
+    box: np.ndarray  # (4,) xyxy pixels, last visible
+    score: float
+    misses: int = 0
+
+
+@dataclass
+class FrameInfo:
+    """What happened in the last ``update``: for plots, the API and benchmarks."""
+
+    frame_index: int
+    num_proposals: int
+    num_visible: int
+    quality: QualityScores | None
+    semantic_weight: float | None
+    tracker_ms: float
+
+
+class Tracker:
+    """Stateful tracker for one video at a time: ``update(frame) -> Tracks``, ``reset()`` between videos.
+
+    ``switches`` (student / DSWR / fixed ratio) are this tracker's own, resolved against what the
+    checkpoint was trained with; several trackers may share one ``model`` with different switches.
+    ``teacher`` is needed only by direct teacher integration (Fig. 1a), which runs it on every frame.
+    """
+
+    def __init__(self, model: QueryTrackerModel, detector: Detector | None = None,
+                 quality: QualityAssessor | None = None, teacher: Teacher | None = None,
+                 runtime: RuntimeConfig | None = None, switches: HookSwitches | None = None) -> None:
+        self.model = model.eval()
+        self.runtime = runtime or RuntimeConfig()
+        self.detector = detector
+        self.switches = model.hook.resolve(switches)
+        self.needs: HookNeeds = model.hook.needs(self.switches)
+        if self.needs.teacher is not None:
+            if teacher is None:
+                raise ValueError(f"this checkpoint runs the {self.needs.teacher} teacher on every frame: pass teacher=")
+            if teacher.name != self.needs.teacher:
+                raise ValueError(f"this checkpoint was trained with the {self.needs.teacher} teacher, not {teacher.name}")
+        self.teacher = teacher
+        self._assess = quality
+        self.reset()
+
+    def reset(self) -> None:
+        self._tracks: list[_Track] = []
+        self._next_id = 1
+        self._frame_index = 0
+        self.last: FrameInfo | None = None
+
+    @torch.no_grad()
+    def update(self, frame: np.ndarray | None = None, detections: DetectorOutput | None = None,
+               quality: QualityScores | None = None) -> Tracks:
+        """Track one frame. Pass ``frame`` (BGR uint8) and let the detector run, or a precomputed
+        ``DetectorOutput`` as ``detections``; ``quality`` skips re-assessing the frame."""
+        if detections is None:
+            if self.detector is None or frame is None:
+                raise ValueError("update() needs a frame and a detector, or precomputed detections")
+            detections = self.detector(frame)
+        start = time.perf_counter()
+        self._frame_index += 1
+        if quality is None and frame is not None and (self.needs.quality or self._assess is not None):
+            quality = (self._assess or assess_frame)(frame)
+        cfg = self.runtime
+        proposals = proposal_inputs(detections, self.model.config.max_proposals)
+        d = self.model.config.decoder.d_model
+        track_content = torch.stack([t.content for t in self._tracks])[None] if self._tracks else torch.zeros(1, 0, d)
+        track_anchors = torch.stack([t.anchor for t in self._tracks])[None] if self._tracks else torch.zeros(1, 0, 4)
+        hook_inputs = HookInputs(quality=None if quality is None else torch.tensor([float(quality.q)]))
+        if self.needs.teacher is not None:
+            if frame is None:
+                raise ValueError("direct teacher integration needs the frame itself, not only its detections")
+            hook_inputs.teacher_embedding = self.teacher.embed([frame])
+        out = self.model(track_content, track_anchors, proposals, hook_inputs, self.switches)
+        scale, input_size, image_size = detections.scale, int(detections.input_size), detections.image_size
+        scores = out.decoder.logits[-1, 0].sigmoid().numpy()
+        boxes = to_pixel_boxes(out.decoder.boxes[-1, 0], scale, input_size, image_size)
+        anchors = out.decoder.boxes[-1, 0]
+        next_content = self.model.next_track_queries(out.decoder.hidden[0])
+        nt = out.num_track_queries
+
+        survivors: list[_Track] = []
+        for i, track in enumerate(self._tracks):
+            if scores[i] >= cfg.keep_threshold:
+                track.content, track.anchor, track.box, track.score, track.misses = (
+                    next_content[i], anchors[i], boxes[i], float(scores[i]), 0,
+                )
+                survivors.append(track)
+            else:
+                track.misses += 1
+                if track.misses <= cfg.miss_tolerance:
+                    survivors.append(track)
+        self._suppress_duplicate_tracks([t for t in survivors if t.misses == 0])
+        survivors = [t for t in survivors if t.misses <= cfg.miss_tolerance]
+        self._snap_to_proposals([t for t in survivors if t.misses == 0], proposals.detections, scale, input_size)
+        visible_boxes = np.array([t.box for t in survivors if t.misses == 0]).reshape(-1, 4)
+        newborn = [j for j in range(nt, len(scores)) if scores[j] >= cfg.new_track_threshold]
+        newborn.sort(key=lambda j: -scores[j])
+        for j in newborn:
+            if cfg.duplicate_iou is not None and len(visible_boxes):
+                if box_iou_numpy(boxes[j : j + 1], visible_boxes).max() >= cfg.duplicate_iou:
+                    continue
+            track = _Track(self._next_id, next_content[j], anchors[j], boxes[j], float(scores[j]))
+            self._next_id += 1
+            survivors.append(track)
+            visible_boxes = np.concatenate((visible_boxes, boxes[j : j + 1]))
+        self._tracks = survivors
+        visible = [t for t in survivors if t.misses == 0]
+        weight = out.hook.semantic_weight
+        self.last = FrameInfo(
+            frame_index=self._frame_index,
+            num_proposals=len(proposals.detections),
+            num_visible=len(visible),
+            quality=quality,
+            semantic_weight=None if weight is None else float(weight.reshape(-1)[0]),
+            tracker_ms=(time.perf_counter() - start) * 1000,
+        )
+        if not visible:
+            return Tracks.empty()
+        return Tracks(
+            xyxy=np.stack([t.box for t in visible]),
+            scores=np.array([t.score for t in visible]),
+            ids=np.array([t.track_id for t in visible]),
+        )
+
+    def _snap_to_proposals(self, visible: list[_Track], proposals: Detections, scale: float, input_size: int) -> None:
+        """Optional box refinement: the decoder keeps identity and score, but where a confident
+        detector box overlaps a track one-to-one above ``snap_iou``, the track takes that box (the
+        detector localises better than our small CPU-trained decoder)."""
+        cfg = self.runtime
+        if cfg.snap_iou is None or not visible or not len(proposals):
+            return
+        strong = proposals[proposals.scores >= cfg.snap_min_score]
+        if not len(strong):
+            return
+        iou = box_iou_numpy(np.stack([t.box for t in visible]), strong.xyxy)
+        rows, cols = linear_sum_assignment(-iou)
+        model_boxes = to_model_boxes(strong.xyxy, scale, input_size)
+        for r, c in zip(rows, cols):
+            if iou[r, c] >= cfg.snap_iou:
+                visible[r].box = strong.xyxy[c].copy()
+                visible[r].anchor = model_boxes[c]
+
+    def _suppress_duplicate_tracks(self, visible: list[_Track]) -> None:
+        """Greedy NMS over visible tracks: when two track queries converge on one person, the one
+        with the lower score (ties: the younger track) counts as a miss this frame."""
+        iou_limit = self.runtime.track_nms_iou
+        if iou_limit is None or len(visible) < 2:
+            return
+        order = sorted(visible, key=lambda t: (-t.score, t.track_id))
+        boxes = np.stack([t.box for t in order])
+        iou = box_iou_numpy(boxes, boxes)
+        kept: list[int] = []
+        for i, track in enumerate(order):
+            if any(iou[i, k] >= iou_limit for k in kept):
+                # A query that collapsed onto another track's person has lost its own identity.
+                track.misses = self.runtime.miss_tolerance + 1 if self.runtime.track_nms_removes else 1
+            else:
+                kept.append(i)

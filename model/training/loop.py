@@ -1,0 +1,202 @@
+"""The training loop behind ``vsdmot train`` (library code; the CLI only parses arguments).
+
+CPU-practical MOTRv2 training: the detector (and the teacher) are frozen and cached once per
+(sequence, degradation) by :mod:`model.data.cache`; each step runs one 5-frame clip through the query
+tracker with track queries carried from frame to frame (:mod:`model.training.objective`), and
+optimises eq. 15: ``loss = alpha * L_distill + (1 - alpha) * L_mot`` (``alpha`` only matters for VSD-MOT).
+
+Runs as one process, or under ``torchrun --nproc_per_node N -m model train ...`` with
+DistributedDataParallel (gloo on CPU, nccl on GPU): each rank takes its share of every epoch's clips.
+Resumable: ``<output>/last.pt`` holds the optimiser state after every epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from model.core import settings
+from model.data.clips import HSV_RENDITION, TrainingSequence, load_sequence, mix_renditions, sample_clips
+from model.tracking.checkpoint import load_checkpoint, save_checkpoint
+from model.tracking.hooks import DirectTeacherHook, QueryHook, VSDHook
+from model.tracking.model import QueryTrackerModel
+from model.training.config import TrainConfig
+from model.training.objective import ClipObjective
+
+
+def build_model(cfg: TrainConfig, teacher_dim: int | None) -> tuple[QueryTrackerModel, nn.Module | None]:
+    hook: QueryHook | None = None
+    if cfg.variant == "vsd-mot":
+        hook = VSDHook(cfg.student_size, fixed_weight=cfg.fixed_semantic_weight, trained_student=cfg.student,
+                       trained_dswr=cfg.dswr)
+    elif cfg.variant == "direct":
+        hook = DirectTeacherHook(cfg.teacher, teacher_dim, trained_dswr=cfg.dswr, fixed_weight=cfg.fixed_semantic_weight)
+    elif cfg.variant != "baseline":
+        raise ValueError(f"unknown variant {cfg.variant!r}: use 'baseline', 'vsd-mot' or 'direct'")
+    model = QueryTrackerModel(cfg.tracker, hook=hook)
+    if cfg.init:
+        init_model, _ = load_checkpoint(cfg.init)
+        missing, unexpected = model.load_state_dict(init_model.state_dict(), strict=False)
+        unexpected = [k for k in unexpected if not k.startswith("hook.")]
+        if unexpected:
+            raise ValueError(f"--init checkpoint does not fit this model: unexpected {unexpected[:5]}")
+    distill = None
+    if cfg.variant == "vsd-mot" and cfg.student and cfg.distill != "none":
+        from model.vsd.dcsd import DCSDConfig, DCSDLoss, PlainDistillLoss
+
+        dcfg = DCSDConfig(teacher_dim=teacher_dim, tau=cfg.tau)
+        distill = DCSDLoss(dcfg) if cfg.distill == "dcsd" else PlainDistillLoss(dcfg)
+    return model, distill
+
+
+def load_training_data(cfg: TrainConfig, data_dir: Path, detector: Any, teacher: Any | None) -> list[TrainingSequence]:
+    from model.data.cache import build_teacher_cache
+
+    sequences = []
+    for name, first, last in cfg.spans:
+        seq_dir = data_dir / name
+        if not seq_dir.is_dir():
+            raise FileNotFoundError(f"training sequence {name} not found in {data_dir}")
+        renditions = mix_renditions(cfg.lq_per_hq) + ([HSV_RENDITION] if cfg.hsv else [])
+        clean = None
+        if teacher is not None and cfg.teacher_view == "clean":
+            clean = load_sequence(seq_dir, first, last, None, detector).cache
+            build_teacher_cache(clean, seq_dir, teacher)
+        for rendition in renditions:
+            seq = load_sequence(seq_dir, first, last, rendition, detector)
+            if teacher is not None:
+                build_teacher_cache(seq.cache, seq_dir, teacher)
+                if clean is not None and clean.frames != seq.cache.frames:
+                    raise ValueError(f"clean and degraded caches of {name} {first}-{last} hold different frames")
+                seq.teacher_source = clean
+            sequences.append(seq)
+    return sequences
+
+
+def is_main_process() -> bool:
+    return not dist.is_initialized() or dist.get_rank() == 0
+
+
+def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
+    """Train and write ``<output>/checkpoint.pt`` (+ ``last.pt`` for resuming and a JSON log)."""
+    torch.set_num_threads(cfg.num_threads)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    torch.manual_seed(cfg.seed)
+    data_dir = data_dir or settings.data_dir()
+    if data_dir is None:
+        raise FileNotFoundError("no training data: set VSDMOT_DATA_DIR to a folder of MOTChallenge sequences")
+
+    from model.tracking.detector import YoloxDetector
+
+    detector = YoloxDetector()
+    teacher = None
+    needs_teacher = cfg.needs_teacher
+    if needs_teacher:
+        from model.vsd.teacher import build_teacher
+
+        teacher = build_teacher(cfg.teacher)
+    if rank != 0:  # let rank 0 build the frozen-feature caches once, then read them
+        dist.barrier()
+    sequences = load_training_data(cfg, Path(data_dir), detector, teacher)
+    if rank == 0 and dist.is_initialized():
+        dist.barrier()
+    model, distill = build_model(cfg, teacher.dim if teacher is not None else None)
+    objective: nn.Module = ClipObjective(model, distill, cfg)
+    if dist.is_initialized():
+        objective = nn.parallel.DistributedDataParallel(objective, find_unused_parameters=True)
+    params = [p for p in objective.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_drop_epoch, gamma=0.1)
+
+    out_dir = Path(cfg.output)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    last_path = out_dir / "last.pt"
+    start_epoch, log = 0, []
+    if last_path.exists():  # resume
+        state = torch.load(last_path, map_location="cpu", weights_only=False)
+        _unwrap(objective).load_state_dict(state["objective"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        start_epoch, log = state["epoch"], state["log"]
+        if rank == 0:
+            print(f"resumed from {last_path} at epoch {start_epoch}", file=sys.stderr)
+
+    started = time.time()
+    for epoch in range(start_epoch, cfg.epochs):
+        rng = np.random.default_rng(cfg.seed * 1000 + epoch)
+        clips = sample_clips(sequences, cfg.clips_per_epoch, cfg.clip_len, cfg.max_interval, rng)[rank::world]
+        aug_rng = np.random.default_rng((cfg.seed * 1000 + epoch) * 64 + rank)
+        objective.train()
+        sums: dict[str, float] = {}
+        bar = tqdm(clips, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=rank != 0, mininterval=2)
+        for s, frames in bar:
+            losses = objective(sequences[s], frames, aug_rng)
+            optimizer.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            if cfg.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
+            optimizer.step()
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+            bar.set_postfix(loss=f"{float(losses['loss']):.3f}")
+        scheduler.step()
+        entry = {"epoch": epoch + 1, **{k: v / max(len(clips), 1) for k, v in sums.items()}, "elapsed_s": time.time() - started}
+        log.append(entry)
+        if is_main_process():
+            print(json.dumps(entry), file=sys.stderr)
+            torch.save(
+                {"objective": _unwrap(objective).state_dict(), "optimizer": optimizer.state_dict(),
+                 "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "log": log},
+                last_path,
+            )
+        if is_main_process():
+            _write_checkpoint(cfg, model, log, started, needs_teacher, out_dir)
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+    return out_dir / "checkpoint.pt"
+
+
+def _write_checkpoint(cfg: TrainConfig, model: QueryTrackerModel, log: list, started: float, needs_teacher: bool,
+                      out_dir: Path) -> None:
+    """The deployable checkpoint (fp16 weights + config + model-card metadata), rewritten every epoch."""
+    meta = {
+        "variant": cfg.variant,
+        "train_config": _jsonable(asdict(cfg)),
+        "teacher": cfg.teacher if needs_teacher else None,
+        "detector": "yolox_nano",
+        "train_spans": cfg.spans,
+        "log": log,
+        "train_hours": round((time.time() - started) / 3600, 3),
+    }
+    sha = save_checkpoint(out_dir / "checkpoint.pt", model, meta)
+    (out_dir / "train_log.json").write_text(json.dumps({"sha256": sha, **meta}, indent=1))
+
+
+def _unwrap(module: nn.Module) -> nn.Module:
+    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return value

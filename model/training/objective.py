@@ -1,0 +1,90 @@
+"""One training step's forward: a clip run frame by frame through the query tracker, eq. 15's loss.
+
+The frame's inputs are built by the same :func:`model.tracking.proposals.proposal_inputs` the
+tracker uses at run time, from the cache's :class:`DetectorOutput`, so training and inference see
+identical proposals. Track queries are carried from frame to frame with MOTR's augmentations
+(random drop, an inserted false positive).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from model.data.augment import SHIFT_UNIT, shift_boxes, shift_features
+from model.data.clips import FrameTargets, TrainingSequence
+from model.tracking.hooks import HookInputs
+from model.tracking.model import QueryTrackerModel
+from model.tracking.proposals import ProposalInputs, proposal_inputs
+from model.training.config import TrainConfig
+from model.training.losses import LossWeights, assign, frame_loss
+
+
+class ClipObjective(nn.Module):
+    """Runs one clip frame by frame and returns its losses: one forward per optimiser step, so the
+    recurrent track queries and DistributedDataParallel get along."""
+
+    def __init__(self, model: QueryTrackerModel, distill_loss: nn.Module | None, cfg: TrainConfig) -> None:
+        super().__init__()
+        self.model = model
+        self.distill_loss = distill_loss
+        self.cfg = cfg
+        self.weights = LossWeights()
+        self.switches = model.hook.resolve(cfg.switches)
+        self.needs = model.hook.needs(self.switches)
+
+    def forward(self, seq: TrainingSequence, frames: list[int], rng: np.random.Generator) -> dict[str, Tensor]:
+        cfg, model = self.cfg, self.model
+        d = model.config.decoder.d_model
+        content, anchors, ids = torch.zeros(1, 0, d), torch.zeros(1, 0, 4), torch.zeros(0, dtype=torch.long)
+        totals: dict[str, Tensor] = {}
+        shifts = [(0, 0)] * len(frames)
+        if cfg.pseudo_clip and rng.random() < cfg.pseudo_clip:  # one image, moved: a clip with known motion
+            frames = [frames[0]] * len(frames)
+            steps = rng.integers(-1, 2, size=(len(frames), 2)) * SHIFT_UNIT
+            steps[0] = 0
+            shifts = [tuple(int(v) for v in row) for row in np.cumsum(steps, axis=0)]
+        for frame, (dx, dy) in zip(frames, shifts):
+            det = seq.cache.detections(frame)
+            target = seq.targets[frame]
+            proposals = proposal_inputs(det, model.config.max_proposals)
+            if dx or dy:
+                extent = (det.image_size[1] * det.scale / det.input_size, det.image_size[0] * det.scale / det.input_size)
+                moved, keep = shift_boxes(proposals.anchors[0], dx, dy, det.input_size, extent)
+                proposals = ProposalInputs(proposals.detections[keep.numpy()], moved[keep][None],
+                                           proposals.scores[:, keep], shift_features(proposals.features, det.strides, dx, dy))
+                moved, keep = shift_boxes(target.boxes, dx, dy, det.input_size, extent)
+                target = FrameTargets(moved[keep], target.ids[keep])
+            inputs = HookInputs(quality=torch.tensor([seq.cache.quality_scores(frame).q]))
+            if self.needs.teacher is not None:
+                inputs.teacher_embedding = torch.from_numpy(seq.cache.teacher(self.needs.teacher)[seq.cache.position(frame)])[None]
+            out = model(content, anchors, proposals, inputs, self.switches)
+            nt = out.num_track_queries
+            logits, boxes = out.decoder.logits[:, 0], out.decoder.boxes[:, 0]
+            assignment = assign(logits[-1], boxes[-1], nt, ids, target.boxes, target.ids, self.weights)
+            losses = frame_loss(logits, boxes, assignment, target.boxes, self.weights)
+            if self.distill_loss is not None and out.hook.student is not None:
+                teacher = torch.from_numpy(seq.teacher_embedding(cfg.teacher, frame))[None]
+                distill = self.distill_loss(out.hook.student, teacher).loss
+                losses["loss_distill"] = distill
+                losses["loss"] = cfg.alpha * distill + (1 - cfg.alpha) * losses["loss_mot"]
+            else:
+                losses["loss"] = losses["loss_mot"]
+            for k, v in losses.items():
+                totals[k] = totals.get(k, 0) + v / len(frames)
+            # Next frame's track queries: the matched ones, with MOTR's drop / false-positive augmentation.
+            keep = [q for q in assignment.query_index.tolist() if rng.random() >= cfg.track_drop]
+            keep_ids = [int(i) for q, i in zip(assignment.query_index.tolist(), assignment.target_ids.tolist()) if q in keep]
+            unmatched = sorted(
+                set(range(nt, logits.shape[1])) - set(assignment.query_index.tolist()),
+                key=lambda q: -float(logits[-1, q].detach()),
+            )
+            if unmatched and rng.random() < cfg.fp_insert:
+                keep.append(unmatched[0])
+                keep_ids.append(-1)
+            index = torch.as_tensor(keep, dtype=torch.long)
+            content = model.next_track_queries(out.decoder.hidden[0, index])[None]
+            anchors = boxes[-1, index].detach()[None]
+            ids = torch.as_tensor(keep_ids, dtype=torch.long)
+        return totals
