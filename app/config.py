@@ -101,7 +101,7 @@ class AppConfig:
             name = f.metadata.get("env")
             raw = os.environ.get(name, "").strip() if name else ""
             if raw:
-                values[f.name] = _parse(name, raw, f.type)
+                values[f.name] = _parse(name, raw, f.type, f.metadata.get("minimum"))
         return cls(**values)
 
     def limits_text(self) -> str:
@@ -114,13 +114,16 @@ class AppConfig:
         )
 
 
-def _parse(name: str, raw: str, type_name: str) -> Any:
+def _parse(name: str, raw: str, type_name: str, minimum: int | None) -> Any:
     """An environment value as the field's type (annotations are strings under ``from __future__``)."""
     if type_name == "int":
         try:
-            return int(raw)
+            value = int(raw)
         except ValueError:
             raise ValueError(f"environment variable {name}={raw!r} must be a whole number") from None
+        if minimum is not None and value < minimum:
+            raise ValueError(f"environment variable {name}={value} must be at least {minimum}")
+        return value
     if type_name == "Path":
         return Path(raw).expanduser()
     return raw

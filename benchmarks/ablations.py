@@ -78,7 +78,7 @@ def train(name: str, seed: int, threads: int) -> Path:
     out = run_dir(name, seed)
     if is_finished(out):
         return out / "checkpoint.pt"
-    cmd = [sys.executable, "-m", "model.training.loop", *RUNS[name], *SCHEDULE, "--seed", str(seed),
+    cmd = [sys.executable, "-m", "model", "train", *RUNS[name], *SCHEDULE, "--seed", str(seed),
            "--num-threads", str(threads), "--output", str(out)]
     log = out.parent / f"{out.name}.log"  # not with_suffix: "alpha-0.2-s0" has a dot
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -238,7 +238,7 @@ def train_config_from_args(args: argparse.Namespace, parser: argparse.ArgumentPa
 
     if not 0 < args.alpha < 1:
         parser.error("--alpha must be in (0, 1) (eq. 15)")
-    values = {k: v for k, v in vars(args).items() if k not in ("verb", "run")}
+    values = {k: v for k, v in vars(args).items() if k not in ("verb", "run", "verb_parser")}
     try:
         values["student_size"] = StudentConfig(
             hidden_dim=values.pop("student_hidden_dim"), num_heads=values.pop("student_heads"),
@@ -254,6 +254,12 @@ def train_config_from_args(args: argparse.Namespace, parser: argparse.ArgumentPa
         if any(n == VAL_SPAN[0] and b >= VAL_SPAN[1] for n, a, b in values["spans"]):
             parser.error(f"--span overlaps the validation frames {VAL_SPAN}: never train on them")
     return TrainConfig(**values)
+
+
+def parse_train_config(argv: Sequence[str]):  # -> TrainConfig
+    """``vsdmot train`` arguments -> :class:`TrainConfig` (a usage error exits, as on the command line)."""
+    args = build_parser().parse_args(["train", *argv])
+    return train_config_from_args(args, args.verb_parser)
 
 
 def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
@@ -297,9 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    verb_parser = args.verb_parser
-    del args.verb_parser
-    return args.run(args, verb_parser)
+    return args.run(args, args.verb_parser)
 
 
 def _fail(exc: BaseException) -> int:

@@ -26,6 +26,7 @@ from app.panels import panel_size
 from app.server import create_app
 from model.data.mot_io import read_mot, rows_to_tracks
 from model.tracking.checkpoint import DEFAULT_CHECKPOINTS
+from tests.helpers import Payload
 
 CLIP = "intel-preview-classroom.gif"  # 45 frames, 480x270, 1.2 MB, several people from frame 1
 LONG_CLIP = "intel-one-by-one-person-detection.mp4"  # 1394 frames, 3.2 MB
@@ -45,11 +46,11 @@ def baseline_checkpoint_or_skip() -> Path:
 
 def build_plumbing_vsd_checkpoint(baseline: Path, out: Path) -> Path:
     """Baseline weights + a fresh VSD hook (identity student, untrained DSWR): for tests only."""
-    from model.tracking.model import load_checkpoint, save_checkpoint
-    from model.tracking.hooks.vsd import VSDHook
+    from model.tracking.checkpoint import load_checkpoint, save_checkpoint
+    from model.tracking.hooks import VSDHook
 
     model, meta = load_checkpoint(baseline)
-    model.hook = VSDHook(use_student=True, use_dswr=True)
+    model.hook = VSDHook(trained_student=True, trained_dswr=True)
     meta = {k: v for k, v in meta.items() if k not in ("sha256", "path")}
     save_checkpoint(out, model, {**meta, "variant": "vsd-mot", "teacher": "none (test fixture)"})
     return out
@@ -415,10 +416,10 @@ def test_a_result_before_the_job_finishes_is_a_409(client: TestClient, clip: Pat
 
     gate, started = threading.Event(), threading.Event()
 
-    def hold(folder: Path, progress) -> dict:
+    def hold(folder: Path, progress) -> Payload:
         started.set()
         gate.wait(30)
-        return {}
+        return Payload()
 
     blocker = jobs.new_job()[0]
     jobs.submit(blocker, hold, 1)  # occupies the single worker

@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 import pytest
 
-from model import degrade
+from model.cli import main as cli_main
+from model.vsd import degrade
 from model.vsd.degrade import (
     PRESETS,
     DegradationConfig,
@@ -348,7 +349,7 @@ def pets_head(pets_dir: Path, tmp_path: Path) -> Path:
 def test_cli_degrades_a_real_sequence(pets_head: Path, tmp_path: Path) -> None:
     out = tmp_path / "PETS09-head-medium"
     result = subprocess.run(
-        [sys.executable, "-m", "model.vsd.degrade", str(pets_head), "--preset", "medium", "--seed", "3",
+        [sys.executable, "-m", "model", "degrade", str(pets_head), "--preset", "medium", "--seed", "3",
          "--output", str(out), "--quiet"],
         cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120,
     )
@@ -428,32 +429,39 @@ def test_build_mixed_set_rejects_bad_input(tmp_path: Path) -> None:
 def test_cli_mix_subcommand(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     source = _synthetic_sequence(tmp_path, "synth")
     argv = ["mix", str(source), "--output", str(tmp_path / "mix"), "--ratio", "1", "--quiet"]
-    assert degrade.main(argv) == 0
+    assert cli_main(argv) == 0
     manifest = json.loads((tmp_path / "mix" / "manifest.json").read_text())
     assert [e["quality"] for e in manifest["sequences"]] == ["hq", "lq"]
     assert "manifest.json" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["/no/such/sequence", "--output", "/tmp/x"], "does not exist"),
-    (["{src}", "--output", "{tmp}/o", "--preset", "ugly"], "unknown degradation preset"),
+    (["degrade", "/no/such/sequence", "--output", "/tmp/x"], "does not exist"),
     (["mix", "/no/such/sequence", "--output", "{tmp}/m"], "does not exist"),
 ])
 def test_cli_user_errors_are_one_line_and_exit_2(argv: list[str], message: str, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    source = _synthetic_sequence(tmp_path, "synth")
-    argv = [a.format(src=source, tmp=tmp_path) for a in argv]
-    assert degrade.main(argv) == 2
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    assert cli_main(argv) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and message in err and "\n" not in err and "Traceback" not in err
 
 
-def test_cli_help_explains_both_forms(capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_refuses_an_unknown_preset_with_the_choices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = _synthetic_sequence(tmp_path, "synth")
     with pytest.raises(SystemExit) as exit_info:
-        degrade.main(["--help"])
+        cli_main(["degrade", str(source), "--output", str(tmp_path / "o"), "--preset", "ugly"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "invalid choice: 'ugly'" in err and "realesrgan" in err and "Traceback" not in err
+
+
+def test_cli_help_explains_both_verbs(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["degrade", "--help"])
     assert exit_info.value.code == 0
     text = capsys.readouterr().out
-    assert "mix --help" in text and "--preset" in text and "realesrgan" in text
+    assert "eq. 17" in text and "--preset" in text and "realesrgan" in text
     with pytest.raises(SystemExit):
-        degrade.main(["mix", "--help"])
+        cli_main(["mix", "--help"])
     assert "--ratio" in capsys.readouterr().out

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from model.vsd.dswr import DSWR, DSWRConfig
-from model.vsd.quality import FrameQuality
+from model.vsd.quality import assess_frame
 
 
 def test_default_weights_at_the_ends_of_q() -> None:
@@ -120,8 +120,7 @@ def test_degraded_real_frames_get_more_semantic_weight(real_frames: list[np.ndar
     frame = real_frames[0]
     blurred = cv2.GaussianBlur(frame, (0, 0), 4)
     noisy = np.clip(frame + rng.normal(0, 30, frame.shape), 0, 255).astype(np.uint8)
-    frames = torch.from_numpy(np.stack([frame, blurred, noisy])).permute(0, 3, 1, 2)
-    quality = FrameQuality()(frames).q
+    quality = torch.tensor([assess_frame(f).q for f in (frame, blurred, noisy)])
     out = DSWR()(torch.ones(3, 4, 256), torch.zeros(3, 4, 256), quality)
     clean_w, blurred_w, noisy_w = out.weight.tolist()
     assert clean_w < 0.45 < blurred_w and clean_w < noisy_w

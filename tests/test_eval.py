@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from model.evaluation.metrics import COMBINED, SequenceJob, TrackMetrics, evaluate_many, evaluate_sequence
-from model.evaluate import main
-from model.data.mot_io import read_gt, write_json, write_sequence_subset
+from model.cli import main as cli_main
+from model.data.mot_io import read_gt, write_json
+from tests.helpers import write_sequence_subset
 from model.core.types import Detections, Tracks
 
 
@@ -243,7 +244,7 @@ def test_missing_inputs_and_bad_arguments(tmp_path: Path) -> None:
 def test_cli_prints_json_metrics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     seq = _sequence(tmp_path / "cli", _walker(5), length=5)
     pred = _pred(tmp_path / "p.txt", _walker(5)[:4])
-    assert main(["--gt", str(seq), "--pred", str(pred)]) == 0
+    assert cli_main(["evaluate", "--gt", str(seq), "--pred", str(pred)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["MOTA"] == 80.0 and out["IDSW"] == 0 and out["FN"] == 1
     assert {"HOTA", "DetA", "AssA", "IDF1", "MOTP"} <= out.keys()
@@ -253,7 +254,7 @@ def test_cli_several_sequences_include_combined(tmp_path: Path, capsys: pytest.C
     a = _sequence(tmp_path / "a", _walker(2), length=2)
     b = _sequence(tmp_path / "b", _walker(2), length=2)
     pa, pb = _pred(tmp_path / "pa.txt", _walker(2)), _pred(tmp_path / "pb.txt", [])
-    assert main(["--gt", str(a), str(b), "--pred", str(pa), str(pb), "--decimals", "2"]) == 0
+    assert cli_main(["evaluate", "--gt", str(a), str(b), "--pred", str(pa), str(pb), "--decimals", "2"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert list(out) == ["a", "b", "COMBINED"]
     assert out["COMBINED"]["MOTA"] == 50.0
@@ -261,10 +262,10 @@ def test_cli_several_sequences_include_combined(tmp_path: Path, capsys: pytest.C
 
 def test_cli_missing_file_exits_2_with_a_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     seq = _sequence(tmp_path / "cli", _walker(2), length=2)
-    assert main(["--gt", str(seq), "--pred", str(tmp_path / "none.txt")]) == 2
+    assert cli_main(["evaluate", "--gt", str(seq), "--pred", str(tmp_path / "none.txt")]) == 2
     assert "no MOTChallenge file" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
-        main(["--gt", str(seq), str(seq), "--pred", str(tmp_path / "none.txt")])
+        cli_main(["evaluate", "--gt", str(seq), str(seq), "--pred", str(tmp_path / "none.txt")])
     assert exit_info.value.code == 2
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.errors import JobNotFoundError, QueueFullError
+from tests.helpers import Payload
 from app.jobs import RESULT_FILE, STATUS_FILE, JobManager, eta_seconds
 from model.tracking.checkpoint import CheckpointMissingError
 from model.data.video import UnreadableVideoError
@@ -36,11 +37,11 @@ def manager(tmp_path: Path):
 
 
 def blocking_work(gate: threading.Event, started: threading.Event | None = None):
-    def work(folder: Path, progress) -> dict:
+    def work(folder: Path, progress) -> Payload:
         if started is not None:
             started.set()
         assert gate.wait(10), "test gate never opened"
-        return {"folder": folder.name}
+        return Payload(folder=folder.name)
 
     return work
 
@@ -66,11 +67,11 @@ def test_manager_eta_uses_time_since_the_job_started(tmp_path: Path) -> None:
     jobs = JobManager(tmp_path, workers=1, clock=clock)
     gate, reached = threading.Event(), threading.Event()
 
-    def work(folder: Path, progress) -> dict:
+    def work(folder: Path, progress) -> Payload:
         progress(4, 20)
         reached.set()
         assert gate.wait(10)
-        return {}
+        return Payload()
 
     try:
         job_id, _ = jobs.new_job()
@@ -92,12 +93,12 @@ def test_manager_eta_uses_time_since_the_job_started(tmp_path: Path) -> None:
 def test_job_runs_reports_progress_and_keeps_its_result_on_disk(manager: JobManager) -> None:
     seen = []
 
-    def work(folder: Path, progress) -> dict:
+    def work(folder: Path, progress) -> Payload:
         for done in (1, 2, 3):
             progress(done, 3)
             seen.append(manager.get(folder.name).frames_done)
         (folder / "tracks.txt").write_text("1,1,0,0,1,1,1,-1,-1,-1\n")
-        return {"frames": 3}
+        return Payload(frames=3)
 
     job_id, folder = manager.new_job()
     queued = manager.submit(job_id, work, frames_total=3)
@@ -106,7 +107,7 @@ def test_job_runs_reports_progress_and_keeps_its_result_on_disk(manager: JobMana
     assert job.state == "done"
     assert (job.frames_done, job.frames_total) == (3, 3)
     assert seen == [1, 2, 3]
-    assert manager.result(job_id) == {"frames": 3}
+    assert json.loads(manager.result_json(job_id)) == {"frames": 3}
     assert json.loads((folder / RESULT_FILE).read_text()) == {"frames": 3}
     assert json.loads((folder / STATUS_FILE).read_text())["state"] == "done"
     assert (folder / "tracks.txt").is_file()
@@ -115,7 +116,7 @@ def test_job_runs_reports_progress_and_keeps_its_result_on_disk(manager: JobMana
 def test_the_upload_is_deleted_once_the_job_ends(manager: JobManager) -> None:
     job_id, folder = manager.new_job()
     (folder / "upload.gif").write_bytes(b"GIF89a")
-    manager.submit(job_id, lambda f, p: {}, frames_total=1)
+    manager.submit(job_id, lambda f, p: Payload(), frames_total=1)
     manager.wait(job_id, timeout=10)
     assert not (folder / "upload.gif").exists()
 
@@ -168,7 +169,7 @@ def test_a_full_queue_refuses_new_jobs_and_drops_their_upload(manager: JobManage
 def test_a_failing_job_records_a_readable_error_and_its_status(
     manager: JobManager, error: Exception, status: int, code: str, words: str
 ) -> None:
-    def work(folder: Path, progress) -> dict:
+    def work(folder: Path, progress) -> Payload:
         raise error
 
     job_id, folder = manager.new_job()
@@ -180,7 +181,7 @@ def test_a_failing_job_records_a_readable_error_and_its_status(
     assert not (folder / RESULT_FILE).exists()
     # The pool survives a failed job.
     other = manager.new_job()[0]
-    manager.submit(other, lambda f, p: {"ok": True}, 1)
+    manager.submit(other, lambda f, p: Payload(ok=True), 1)
     assert manager.wait(other, timeout=10).state == "done"
 
 
@@ -192,7 +193,7 @@ def test_finished_jobs_are_deleted_when_their_time_is_up(tmp_path: Path) -> None
     jobs = JobManager(tmp_path, workers=1, ttl_s=60, clock=clock)
     try:
         job_id, folder = jobs.new_job()
-        jobs.submit(job_id, lambda f, p: {"ok": True}, 1)
+        jobs.submit(job_id, lambda f, p: Payload(ok=True), 1)
         job = jobs.wait(job_id, timeout=10)
         assert job.finished_at == 1000.0
         assert jobs.expires_at(job) == 1060.0
@@ -227,7 +228,7 @@ def test_cleanup_never_removes_a_job_that_has_not_finished(tmp_path: Path) -> No
 def test_a_restart_keeps_finished_results_and_fails_interrupted_jobs(tmp_path: Path) -> None:
     first = JobManager(tmp_path, workers=1, ttl_s=600)
     done_id = first.new_job()[0]
-    first.submit(done_id, lambda f, p: {"frames": 7}, 7)
+    first.submit(done_id, lambda f, p: Payload(frames=7), 7)
     first.wait(done_id, timeout=10)
     first.shutdown()
     # A job that was running when the server died: only its status file is left.
@@ -238,7 +239,7 @@ def test_a_restart_keeps_finished_results_and_fails_interrupted_jobs(tmp_path: P
     second = JobManager(tmp_path, workers=1, ttl_s=600)
     try:
         assert second.get(done_id).state == "done"
-        assert second.result(done_id) == {"frames": 7}
+        assert json.loads(second.result_json(done_id)) == {"frames": 7}
         revived = second.wait(interrupted, timeout=1)
         assert revived.state == "failed"
         assert "server restart" in revived.error

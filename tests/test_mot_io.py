@@ -25,9 +25,9 @@ from model.data.mot_io import (
     tracks_to_rows,
     write_json,
     write_mot,
-    write_sequence_subset,
 )
 from model.core.types import Detections, Tracks
+from tests.helpers import write_sequence_subset
 
 
 def _write(path: Path, text: str) -> Path:

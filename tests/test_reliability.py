@@ -35,6 +35,7 @@ from app.config import AppConfig
 from app.errors import QueueFullError, ServiceUnavailableError
 from app.filetype import display_name, sniff
 from app.gate import Admission, has_dot_segment
+from tests.helpers import Payload
 from app.jobs import DEFAULT_RETRY_AFTER_S, STATUS_FILE, JobManager, retry_after_seconds
 from app.server import create_app
 from model.data.render import VideoWriter
@@ -163,10 +164,10 @@ def test_admission_refuses_uploads_beyond_its_capacity_with_retry_after(tmp_path
 
 
 def _blocking(gate: threading.Event, started: threading.Event):
-    def work(folder: Path, progress) -> dict:
+    def work(folder: Path, progress) -> Payload:
         started.set()
         assert gate.wait(SECONDS)
-        return {"ok": True}
+        return Payload(ok=True)
 
     return work
 
@@ -188,7 +189,7 @@ def test_a_full_queue_answers_429_with_retry_after_and_shutdown_answers_503(tmp_
         assert jobs.wait(queued, timeout=SECONDS).state == "failed"
         assert "shut down before this job started" in jobs.get(queued).error
         with pytest.raises(ServiceUnavailableError) as closed:
-            jobs.submit(jobs.new_job()[0], lambda f, p: {}, 1)
+            jobs.submit(jobs.new_job()[0], lambda f, p: Payload(), 1)
         assert closed.value.status == 503 and closed.value.retry_after >= 1
     finally:
         gate.set()
@@ -200,11 +201,11 @@ def test_a_worker_survives_a_disk_that_refuses_status_files(tmp_path: Path) -> N
     try:
         job_id, folder = jobs.new_job()
         (folder / (STATUS_FILE + ".tmp")).mkdir()  # writing the status file now fails with OSError
-        jobs.submit(job_id, lambda f, p: {"ok": True}, 1)
+        jobs.submit(job_id, lambda f, p: Payload(ok=True), 1)
         assert jobs.wait(job_id, timeout=SECONDS).state == "done"
         other = jobs.new_job()[0]
-        jobs.submit(other, lambda f, p: {"ok": 2}, 1)
-        assert jobs.wait(other, timeout=SECONDS).state == "done" and jobs.result(other) == {"ok": 2}
+        jobs.submit(other, lambda f, p: Payload(ok=2), 1)
+        assert jobs.wait(other, timeout=SECONDS).state == "done" and json.loads(jobs.result_json(other)) == {"ok": 2}
     finally:
         jobs.shutdown()
 
@@ -214,7 +215,7 @@ def test_results_expire_exactly_at_their_time_even_between_janitor_runs(tmp_path
     jobs = JobManager(tmp_path, workers=1, ttl_s=60, clock=lambda: now[0])
     try:
         job_id, folder = jobs.new_job()
-        jobs.submit(job_id, lambda f, p: {"ok": True}, 1)
+        jobs.submit(job_id, lambda f, p: Payload(ok=True), 1)
         jobs.wait(job_id, timeout=SECONDS)
         now[0] = 1059.9
         assert jobs.get(job_id).state == "done"
@@ -230,10 +231,10 @@ def test_a_restart_drops_expired_results_and_interrupted_uploads_at_once(tmp_pat
     now = [1000.0]
     first = JobManager(tmp_path, workers=1, ttl_s=60, clock=lambda: now[0])
     old, kept = first.new_job()[0], first.new_job()[0]
-    first.submit(old, lambda f, p: {"n": 1}, 1)
+    first.submit(old, lambda f, p: Payload(n=1), 1)
     first.wait(old, timeout=SECONDS)
     now[0] = 1030.0
-    first.submit(kept, lambda f, p: {"n": 2}, 1)
+    first.submit(kept, lambda f, p: Payload(n=2), 1)
     first.wait(kept, timeout=SECONDS)
     first.shutdown()
     interrupted = "cd" * 16  # was running when the server died; its upload is still there
@@ -245,7 +246,7 @@ def test_a_restart_drops_expired_results_and_interrupted_uploads_at_once(tmp_pat
     second = JobManager(tmp_path, workers=1, ttl_s=60, clock=lambda: now[0])
     try:
         assert not (tmp_path / old).exists()
-        assert second.result(kept) == {"n": 2}
+        assert json.loads(second.result_json(kept)) == {"n": 2}
         assert second.get(interrupted).state == "failed"
         assert not (tmp_path / interrupted / "upload.mp4").exists()
     finally:
@@ -256,7 +257,7 @@ def test_the_janitor_cleans_results_and_abandoned_folders_on_its_own(tmp_path: P
     jobs = JobManager(tmp_path, workers=1, ttl_s=1)  # janitor period: max(1, ttl / 4) = 1 s
     try:
         job_id, folder = jobs.new_job()
-        jobs.submit(job_id, lambda f, p: {"ok": True}, 1)
+        jobs.submit(job_id, lambda f, p: Payload(ok=True), 1)
         jobs.wait(job_id, timeout=SECONDS)
         abandoned = tmp_path / ("ef" * 16)  # e.g. an upload cut off by a crash: no status file
         abandoned.mkdir()

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from model.data.clips import LQ_TRAIN_RENDITIONS, mix_renditions, sample_clips
-from model.training.loop import parse_args
+from model.cli import parse_train_config as parse_args
 
 
 class _Seq:
@@ -52,7 +52,7 @@ def test_cli_refuses_validation_frames_and_random_teachers(capsys) -> None:
 
 
 def test_cli_student_size_reaches_the_hook_and_the_checkpoint(tmp_path: Path, capsys) -> None:
-    from model.tracking.model import load_checkpoint, save_checkpoint
+    from model.tracking.checkpoint import load_checkpoint, save_checkpoint
     from model.training.loop import build_model
 
     cfg = parse_args(["--variant", "vsd-mot", "--student-hidden-dim", "64", "--student-heads", "4",
@@ -98,7 +98,7 @@ def test_torchrun_two_cpu_processes(mot_dir: Path, weights_dir: Path, tmp_path: 
     out = tmp_path / "run"
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
-        "-m", "model.training.loop", "--span", "TUD-Stadtmitte:1:24", "--lq-per-hq", "0", "--epochs", "2",
+        "-m", "model", "train", "--span", "TUD-Stadtmitte:1:24", "--lq-per-hq", "0", "--epochs", "2",
         "--clips-per-epoch", "4", "--num-threads", "1", "--pseudo-clip", "0.5", "--hsv", "--output", str(out),
     ]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
@@ -106,7 +106,7 @@ def test_torchrun_two_cpu_processes(mot_dir: Path, weights_dir: Path, tmp_path: 
     log = json.loads((out / "train_log.json").read_text())
     assert [e["epoch"] for e in log["log"]] == [1, 2]
     assert all(np.isfinite(e["loss"]) for e in log["log"])
-    from model.tracking.model import load_checkpoint
+    from model.tracking.checkpoint import load_checkpoint
 
     model, meta = load_checkpoint(out / "checkpoint.pt")
     assert meta["variant"] == "baseline" and [list(s) for s in meta["train_spans"]] == [["TUD-Stadtmitte", 1, 24]]

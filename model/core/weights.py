@@ -79,49 +79,7 @@ REGISTRY: dict[str, WeightSpec] = {
                 "serves this pinned file. The hash is that of the copy the tests run on (offline "
                 "bundle, matches its SHA256SUMS). The official Megvii release asset "
                 f"{_MEGVII_RELEASE}/yolox_nano.onnx is a different export (3,659,407 bytes, reported "
-                "sha256 c789161e...) and is registered separately as 'yolox_nano_megvii'."
-            ),
-        ),
-        WeightSpec(
-            name="yolox_nano_megvii",
-            filename="yolox_nano_megvii.onnx",
-            sha256=None,
-            urls=(f"{_MEGVII_RELEASE}/yolox_nano.onnx",),
-            hf_repo=None,
-            hf_filename=None,
-            licence="Apache-2.0 (Megvii YOLOX)",
-            note=(
-                "Official YOLOX 0.1.1rc0 release asset, YOLOX-Nano 416x416. Not tested by this "
-                "project, so unpinned; public projects report 3,659,407 bytes and sha256 "
-                "c789161ed43c8269fcd4e67c67eeeb4e80c622da2eb296a20bc6007bd18a0b7d."
-            ),
-        ),
-        WeightSpec(
-            name="yolox_tiny",
-            filename="yolox_tiny.onnx",
-            sha256=None,
-            urls=(f"{_MEGVII_RELEASE}/yolox_tiny.onnx",),
-            hf_repo=None,
-            hf_filename=None,
-            licence="Apache-2.0 (Megvii YOLOX)",
-            note=(
-                "Official YOLOX 0.1.1rc0 release asset, YOLOX-Tiny 416x416. Not tested by this "
-                "project, so unpinned; public projects report 20,219,662 bytes and sha256 "
-                "427cc366d34e27ff7a03e2899b5e3671425c262ea2291f88bb942bc1cc70b0f7."
-            ),
-        ),
-        WeightSpec(
-            name="yolox_s",
-            filename="yolox_s.onnx",
-            sha256=None,
-            urls=(f"{_MEGVII_RELEASE}/yolox_s.onnx",),
-            hf_repo=None,
-            hf_filename=None,
-            licence="Apache-2.0 (Megvii YOLOX)",
-            note=(
-                "Official YOLOX 0.1.1rc0 release asset, YOLOX-S 640x640. Not tested by this "
-                "project, so unpinned; public projects report 35,858,002 bytes and sha256 "
-                "c5c2d13e59ae883e6af3b45daea64af4833a4951c92d116ec270d9ddbe998063."
+                "sha256 c789161e...), not registered: this project has not tested it."
             ),
         ),
         WeightSpec(

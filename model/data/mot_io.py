@@ -12,7 +12,6 @@ from __future__ import annotations
 import configparser
 import json
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -403,54 +402,3 @@ def check_span(first: int, last: int | None, length: int) -> tuple[int, int]:
     if length and last > length:
         raise ValueError(f"last frame {last} is past the end of the sequence ({length} frames)")
     return first, last
-
-
-def write_sequence_subset(
-    seq_dir: str | Path, out_dir: str | Path, first: int, last: int, link_images: bool = True
-) -> Path:
-    """Write frames ``first..last`` of a sequence as a new MOTChallenge sequence starting at frame 1.
-
-    Writes seqinfo.ini (new seqLength), gt/gt.txt and det/det.txt when present (renumbered), and
-    img1/ as symlinks to the original frames, so a split (e.g. PETS09-S2L1 501-795) can be tracked
-    and evaluated by any MOTChallenge tool without copying images.
-    """
-    seq_dir, out_dir = Path(seq_dir), Path(out_dir)
-    gt_table = read_mot_table(find_gt_file(seq_dir))
-    first, last = check_span(first, last, sequence_length(seq_dir, gt_table))
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise FileExistsError(f"{out_dir} is not empty: pick a new folder for the subset")
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-    gt_table.span(first, last, renumber=True).write(out_dir / "gt" / "gt.txt")
-    det_file = seq_dir / "det" / "det.txt"
-    if det_file.is_file():
-        read_mot_table(det_file).span(first, last, renumber=True).write(out_dir / "det" / "det.txt")
-
-    info = read_seqinfo(seq_dir) or {"name": seq_dir.resolve().name}
-    info["seqLength"] = str(last - first + 1)
-    if link_images:
-        info.update(_link_frames(seq_dir, out_dir, first, last, info))
-    parser = configparser.ConfigParser()
-    parser.optionxform = str
-    parser["Sequence"] = info
-    with (out_dir / "seqinfo.ini").open("w") as handle:
-        parser.write(handle, space_around_delimiters=False)
-    return out_dir
-
-
-def _link_frames(seq_dir: Path, out_dir: Path, first: int, last: int, info: dict[str, str]) -> dict[str, str]:
-    image_dir = seq_dir / info.get("imDir", "img1")
-    if not image_dir.is_dir():
-        raise FileNotFoundError(
-            f"{seq_dir} has no {image_dir.name}/ folder: pass link_images=False for gt only"
-        )
-    images = sorted(p for p in image_dir.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
-    if len(images) < last:
-        raise ValueError(
-            f"{image_dir} holds {len(images)} frames, fewer than the requested last frame {last}"
-        )
-    target_dir = out_dir / "img1"
-    target_dir.mkdir()
-    for new_number, source in enumerate(images[first - 1 : last], start=1):
-        os.symlink(source.resolve(), target_dir / f"{new_number:06d}{source.suffix}")
-    return {"imDir": "img1", "imExt": images[0].suffix}

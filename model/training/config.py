@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from model.data.clips import TRAIN_SPANS
-from model.tracking.hooks import HookSwitches
 from model.tracking.model import TrackerConfig
 from model.vsd.student import StudentConfig
 
@@ -50,8 +49,3 @@ class TrainConfig:
     def needs_teacher(self) -> bool:
         """Whether training reads teacher embeddings (distillation, or direct integration's inputs)."""
         return (self.variant == "vsd-mot" and self.student and self.distill != "none") or self.variant == "direct"
-
-    @property
-    def switches(self) -> HookSwitches:
-        """The hook switches this run trains with (and stores in the checkpoint as its defaults)."""
-        return HookSwitches(student=self.student, dswr=self.dswr, fixed_weight=self.fixed_semantic_weight)

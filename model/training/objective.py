@@ -31,7 +31,7 @@ class ClipObjective(nn.Module):
         self.distill_loss = distill_loss
         self.cfg = cfg
         self.weights = LossWeights()
-        self.switches = model.hook.resolve(cfg.switches)
+        self.switches = model.hook.resolve()  # what the hook was built to train with (TrainConfig.student/dswr)
         self.needs = model.hook.needs(self.switches)
 
     def forward(self, seq: TrainingSequence, frames: list[int], rng: np.random.Generator) -> dict[str, Tensor]:

@@ -71,9 +71,7 @@ of it survives at pixel level) and Q sees that through clarity. JPEG alone barel
 blocks become 4 px), so Q does not detect compression; that is left to the learned DSWR weight.
 
 Cost: ``assess_frame`` ~1 ms per 768x576 frame on one CPU core (~5-8 ms at 1920x1080, mostly the
-float colour conversion of the full frame). ``FrameQuality`` computes the same numbers batched on the
-frames' device, for frames already on a GPU; on the 2-core development CPU it took 15-35 ms per
-frame, so CPU pipelines should call ``assess_frame``.
+float colour conversion of the full frame).
 """
 
 from __future__ import annotations
@@ -83,11 +81,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
-from torch import Tensor
 
 # BGR -> gray weights (ITU-R BT.601), the same as OpenCV's COLOR_BGR2GRAY.
-BGR_TO_GRAY = (0.114, 0.587, 0.299)
 LAPLACIAN_KERNEL = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float32)
 IMMERKAER_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
 IMMERKAER_NORM = 6.0  # sqrt(sum(IMMERKAER_KERNEL ** 2)): residual std per unit of noise sigma
@@ -128,8 +123,6 @@ class QualityConfig:
 class QualityScores:
     """Normalised quality measures, each in [0, 1].
 
-    Each field is a float (``assess_frame``) or a Tensor of shape (B,) (``FrameQuality``).
-
     Attributes:
         clarity: sharpness; 1 = as sharp as ``clarity_saturation``.
         noise: noise level; HIGHER = noisier (it counts against ``q``).
@@ -137,10 +130,10 @@ class QualityScores:
         q: combined quality Q, lower = worse; the input to DSWR (eq. 13).
     """
 
-    clarity: float | Tensor
-    noise: float | Tensor
-    contrast: float | Tensor
-    q: float | Tensor
+    clarity: float
+    noise: float
+    contrast: float
+    q: float
 
 
 def saturating_log(x: float, scale: float, saturation: float) -> float:
@@ -239,91 +232,3 @@ def assess_frame(frame: np.ndarray, config: QualityConfig | None = None) -> Qual
     contrast = saturating_log(contrast_raw, config.contrast_scale, config.contrast_saturation)
     q = (config.w_clarity * clarity + config.w_contrast * contrast) * (1.0 - noise)
     return QualityScores(clarity=clarity, noise=noise, contrast=contrast, q=q)
-
-
-# ----------------------------------------------------------------------------- batched torch
-
-
-def _area_resample(x: Tensor, n_out: int) -> Tensor:
-    """Box-resample the last axis of (B, H, W) to ``n_out``: each output pixel averages the input span
-    it covers, counting partly covered pixels by their covered fraction (OpenCV's INTER_AREA).
-
-    Done exactly through the running integral of the row, read at fractional span ends, which costs
-    O(W) instead of the O(W * n_out) of a resampling matrix.
-    """
-    n_in = x.shape[-1]
-    if n_in == n_out:
-        return x
-    if n_in % n_out == 0:
-        return x.unflatten(-1, (n_out, n_in // n_out)).mean(-1)
-    rows = x.double()
-    integral = torch.nn.functional.pad(rows.cumsum(-1), (1, 0))
-    step = n_in / n_out
-    ends = torch.arange(n_out + 1, device=x.device, dtype=torch.float64) * step
-    whole = ends.floor().long().clamp(max=n_in - 1)
-    at_ends = integral[..., whole] + (ends - whole) * rows[..., whole]
-    return ((at_ends[..., 1:] - at_ends[..., :-1]) / step).float()
-
-
-def _median_rows(x: Tensor) -> Tensor:
-    """Row-wise median of (B, N), averaging the two middle values for even N (as numpy does)."""
-    n = x.shape[1]
-    lower = x.kthvalue((n + 1) // 2, dim=1).values
-    return lower if n % 2 else (lower + x.kthvalue(n // 2 + 1, dim=1).values) / 2
-
-
-def _saturating_log(x: Tensor, scale: float, saturation: float) -> Tensor:
-    return (torch.log1p(x.clamp(min=0) / scale) / math.log1p(saturation / scale)).clamp(max=1.0)
-
-
-class FrameQuality(torch.nn.Module):
-    """Batched Q on CPU or GPU, matching :func:`assess_frame` (no learnable parameters, no grads).
-
-    Runs on the device of the input frames, so the tracker can score frames it already holds on GPU.
-    """
-
-    def __init__(self, config: QualityConfig | None = None) -> None:
-        super().__init__()
-        self.config = config or QualityConfig()
-        kernels = np.stack([LAPLACIAN_KERNEL, IMMERKAER_KERNEL])[:, None]
-        self.register_buffer("kernels", torch.from_numpy(kernels), persistent=False)
-        self.register_buffer("bgr_to_gray", torch.tensor(BGR_TO_GRAY).view(1, 3, 1, 1), persistent=False)
-
-    def to_working_gray(self, frames: Tensor) -> Tensor:
-        """(B,3,H,W) BGR, (B,1,H,W) or (B,H,W) gray, uint8 or float 0..255 -> (B,h,w) float32 gray."""
-        if frames.ndim == 3:
-            frames = frames[:, None]
-        if frames.ndim != 4 or frames.shape[1] not in (1, 3):
-            raise ValueError(
-                "expected frames shaped (B, 3, H, W) BGR or (B, 1, H, W) / (B, H, W) gray, "
-                f"got {tuple(frames.shape)}"
-            )
-        if min(frames.shape[-2:]) < 3 or frames.shape[0] == 0:
-            raise ValueError(f"frames of shape {tuple(frames.shape)} are empty or smaller than 3x3 pixels")
-        frames = frames.float()
-        if frames.shape[1] == 3:
-            gray = torch.nn.functional.conv2d(frames, self.bgr_to_gray)[:, 0]
-        else:
-            gray = frames[:, 0]
-        height, width = working_size(*gray.shape[-2:], self.config.short_side)
-        gray = _area_resample(gray, width)
-        return _area_resample(gray.transpose(1, 2), height).transpose(1, 2).contiguous()
-
-    def _filter(self, gray: Tensor, which: int) -> Tensor:
-        return torch.nn.functional.conv2d(gray[:, None], self.kernels[which : which + 1])[:, 0]
-
-    @torch.no_grad()
-    def forward(self, frames: Tensor) -> QualityScores:
-        """Score a batch; every field of the result is a (B,) float32 tensor on the frames' device."""
-        config = self.config
-        gray = self.to_working_gray(frames)
-        residual = self._filter(gray, 1).flatten(1)
-        noise_raw = MAD_TO_SIGMA * _median_rows(residual.abs()) / IMMERKAER_NORM
-        laplacian_var = self._filter(gray, 0).flatten(1).double().var(dim=1, unbiased=False)
-        clarity_raw = (laplacian_var - LAPLACIAN_NOISE_GAIN * noise_raw.double() ** 2).clamp(min=0)
-        contrast_raw = gray.flatten(1).double().std(dim=1, unbiased=False)
-        clarity = _saturating_log(clarity_raw.float(), config.clarity_scale, config.clarity_saturation)
-        noise = _saturating_log(noise_raw - config.noise_floor, config.noise_scale, config.noise_saturation)
-        contrast = _saturating_log(contrast_raw.float(), config.contrast_scale, config.contrast_saturation)
-        q = (config.w_clarity * clarity + config.w_contrast * contrast) * (1.0 - noise)
-        return QualityScores(clarity=clarity, noise=noise, contrast=contrast, q=q)

