@@ -7,8 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-$PY -m model.train --variant baseline --epochs 4 --clips-per-epoch 400 --track-drop 0.1 --max-interval 10 --output runs/baseline-s1
-$PY -m model.train --variant baseline --epochs 8 --lr-drop-epoch 6 --clips-per-epoch 400 --track-drop 0.3 --max-interval 10 --init runs/baseline-s1/checkpoint.pt --output runs/baseline-s2
-$PY -m model.train --variant baseline --epochs 6 --lr-drop-epoch 4 --clips-per-epoch 400 --track-drop 0.3 --max-interval 3 --init runs/baseline-s2/checkpoint.pt --output runs/baseline-s3
-$PY -m model.train --variant baseline --epochs 6 --lr-drop-epoch 4 --clips-per-epoch 500 --track-drop 0.3 --max-interval 3 --init runs/baseline-s3/checkpoint.pt --output runs/baseline-s4
+$PY -m model train --variant baseline --epochs 4 --clips-per-epoch 400 --track-drop 0.1 --max-interval 10 --output runs/baseline-s1
+$PY -m model train --variant baseline --epochs 8 --lr-drop-epoch 6 --clips-per-epoch 400 --track-drop 0.3 --max-interval 10 --init runs/baseline-s1/checkpoint.pt --output runs/baseline-s2
+$PY -m model train --variant baseline --epochs 6 --lr-drop-epoch 4 --clips-per-epoch 400 --track-drop 0.3 --max-interval 3 --init runs/baseline-s2/checkpoint.pt --output runs/baseline-s3
+$PY -m model train --variant baseline --epochs 6 --lr-drop-epoch 4 --clips-per-epoch 500 --track-drop 0.3 --max-interval 3 --init runs/baseline-s3/checkpoint.pt --output runs/baseline-s4
 cp runs/baseline-s4/checkpoint.pt assets/baseline.pt

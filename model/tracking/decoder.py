@@ -149,9 +149,9 @@ class DecoderLayer(nn.Module):
 class QueryDecoder(nn.Module):
     """Refines every query's box and scores it, layer by layer (boxes detached between layers)."""
 
-    def __init__(self, cfg: DecoderConfig = DecoderConfig()) -> None:
+    def __init__(self, cfg: DecoderConfig | None = None) -> None:
         super().__init__()
-        self.cfg = cfg
+        self.cfg = cfg = DecoderConfig() if cfg is None else cfg
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(cfg.num_layers))
         self.anchor_pos = MLP(4 * (cfg.d_model // 4), cfg.d_model, cfg.d_model, 2)
         self.class_heads = nn.ModuleList(nn.Linear(cfg.d_model, 1) for _ in range(cfg.num_layers))

@@ -63,10 +63,11 @@ def assign(
     track_ids: Tensor,
     gt_boxes: Tensor,
     gt_ids: Tensor,
-    weights: LossWeights = LossWeights(),
+    weights: LossWeights | None = None,
 ) -> FrameAssignment:
     """logits (n,), boxes (n, 4) of the last layer; track_ids (t,) identity carried by each track query
     (-1 for inserted false positives); gt_boxes (g, 4) cxcywh; gt_ids (g,)."""
+    weights = LossWeights() if weights is None else weights
     gt_pos = {int(i): k for k, i in enumerate(gt_ids.tolist())}
     q_idx, t_idx = [], []
     for q, tid in enumerate(track_ids.tolist()):
@@ -102,9 +103,10 @@ def frame_loss(
     all_boxes: Tensor,
     assignment: FrameAssignment,
     gt_boxes: Tensor,
-    weights: LossWeights = LossWeights(),
+    weights: LossWeights | None = None,
 ) -> dict[str, Tensor]:
     """all_logits (L, n), all_boxes (L, n, 4): focal + L1 + GIoU summed over layers, per-object normalised."""
+    weights = LossWeights() if weights is None else weights
     num_objects = max(len(gt_boxes), 1)
     target_cls = torch.zeros_like(all_logits[0])
     target_cls[assignment.query_index] = 1.0
