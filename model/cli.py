@@ -146,14 +146,19 @@ def _evaluate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
 # ----------------------------------------------------------------------------------- degrade / mix
 
 
+def _degradation_options(p: argparse.ArgumentParser, seed_help: str) -> None:
+    """The options ``degrade`` and ``mix`` share: which preset, which seed, overwrite, progress."""
+    p.add_argument("--output", "-o", type=Path, required=True,
+                   help="output folder (sequence layout, gt/det copied), or for degrade a video file (.mp4, .avi)")
+    p.add_argument("--preset", default="medium", choices=DEGRADE_PRESETS, help="degradation preset (default: medium)")
+    p.add_argument("--seed", type=int, default=0, help=seed_help)
+    p.add_argument("--overwrite", action="store_true", help="replace what is already in the output")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def _degrade_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", type=Path, help="MOTChallenge sequence folder (with img1/) or a video/GIF file")
-    p.add_argument("--output", "-o", type=Path, required=True,
-                   help="output folder (sequence layout, gt/det copied) or video file (.mp4, .avi)")
-    p.add_argument("--preset", default="medium", choices=DEGRADE_PRESETS, help="degradation preset (default: medium)")
-    p.add_argument("--seed", type=int, default=0, help="draws the sequence's parameters (default: 0)")
-    p.add_argument("--overwrite", action="store_true", help="replace frames already in the output")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _degradation_options(p, "draws the sequence's parameters (default: 0)")
 
 
 def _degrade(args: argparse.Namespace, _: argparse.ArgumentParser) -> int:
@@ -169,12 +174,8 @@ def _degrade(args: argparse.Namespace, _: argparse.ArgumentParser) -> int:
 
 def _mix_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("sequences", type=Path, nargs="+", help="MOTChallenge sequence folders")
-    p.add_argument("--output", "-o", type=Path, required=True, help="folder for the mixed set")
     p.add_argument("--ratio", type=int, default=2, help="degraded copies per HQ sequence (default: 2)")
-    p.add_argument("--preset", default="medium", choices=DEGRADE_PRESETS, help="degradation preset (default: medium)")
-    p.add_argument("--seed", type=int, default=0, help="base seed; copies use seed, seed+1, ... (default: 0)")
-    p.add_argument("--overwrite", action="store_true", help="replace sequences already in the output")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _degradation_options(p, "base seed; copies use seed, seed+1, ... (default: 0)")
 
 
 def _mix(args: argparse.Namespace, _: argparse.ArgumentParser) -> int:

@@ -1,0 +1,1 @@
+"""Evaluation: TrackEval's HOTA, CLEAR and Identity metrics, in-process."""
