@@ -31,6 +31,8 @@ VSD = ["--variant", "vsd-mot", "--teacher", "effnet-lite0"]
 # run name -> training arguments (seed appended per run)
 RUNS: dict[str, list[str]] = {
     "baseline-cont": ["--variant", "baseline"],
+    # ours (issue 11): the same control, deploying an EMA of its weights (model.training.averaging)
+    "baseline-cont-ema": ["--variant", "baseline", "--weight-average", "0.999"],
     "plain": [*VSD, "--distill", "plain", "--no-dswr"],
     "dcsd": [*VSD, "--distill", "dcsd", "--no-dswr"],
     "dcsd-dswr": [*VSD, "--distill", "dcsd", "--dswr"],
@@ -109,7 +111,7 @@ def main() -> None:
 
     def evaluate(run: str, seed: int) -> dict:
         if (run, seed) not in metrics:
-            tracker, _ = load_tracker("vsd-mot" if run != "baseline-cont" else "baseline", run_dir(run, seed) / "checkpoint.pt")
+            tracker, _ = load_tracker("baseline" if run.startswith("baseline") else "vsd-mot", run_dir(run, seed) / "checkpoint.pt")
             metrics[run, seed] = {split: evaluate_sequence(seq_dir, track_cache(tracker, cache), first=first, last=last)
                                   for split, cache in caches.items()}
         return metrics[run, seed]

@@ -228,6 +228,8 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--span", action="append", default=None, metavar="SEQ:FIRST:LAST",
                    help="train on this span instead of the default split (repeatable)")
     p.add_argument("--init", default=None, help="initialise from a checkpoint (e.g. the trained baseline)")
+    p.add_argument("--weight-average", type=float, default=defaults.weight_average, metavar="DECAY",
+                   help="ours: deploy an exponential moving average of the weights with this decay, e.g. 0.999")
     p.add_argument("--output", default=defaults.output)
 
 

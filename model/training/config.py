@@ -38,6 +38,8 @@ class TrainConfig:
     pseudo_clip: float = 0.0  # share of clips made from one frame shifted by multiples of 32 px (MOTRv2)
     hsv: bool = False  # add an HSV-jittered copy of every clean training sequence (YOLOX augment_hsv)
     seed: int = 0
+    # Ours (model.training.averaging): deploy an EMA of the weights with this decay; None = the last weights.
+    weight_average: float | None = None
     init: str | None = None  # start from this checkpoint (e.g. the baseline for VSD-MOT)
     output: str = "runs/baseline"
     num_threads: int = 2

@@ -33,6 +33,7 @@ from model.tracking.checkpoint import load_checkpoint, save_checkpoint
 from model.tracking.hooks import DirectTeacherHook, QueryHook, VSDHook
 from model.tracking.model import QueryTrackerModel
 from model.training.config import TrainConfig
+from model.training.averaging import WeightAverage
 from model.training.objective import ClipObjective
 
 
@@ -122,6 +123,7 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
     params = [p for p in objective.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_drop_epoch, gamma=0.1)
+    average = WeightAverage(model, cfg.weight_average) if cfg.weight_average is not None else None
 
     out_dir = Path(cfg.output)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -133,6 +135,8 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, log = state["epoch"], state["log"]
+        if average is not None:
+            average.load_state_dict(state["weight_average"])
         if rank == 0:
             print(f"resumed from {last_path} at epoch {start_epoch}", file=sys.stderr)
 
@@ -151,6 +155,8 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
             optimizer.step()
+            if average is not None:
+                average.update(model)
             for k, v in losses.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
             bar.set_postfix(loss=f"{float(losses['loss']):.3f}")
@@ -161,11 +167,12 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
             print(json.dumps(entry), file=sys.stderr)
             torch.save(
                 {"objective": _unwrap(objective).state_dict(), "optimizer": optimizer.state_dict(),
-                 "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "log": log},
+                 "scheduler": scheduler.state_dict(), "epoch": epoch + 1, "log": log,
+                 "weight_average": average.state_dict() if average is not None else None},
                 last_path,
             )
-        if is_main_process():
-            _write_checkpoint(cfg, model, log, started, needs_teacher, out_dir)
+            deployed = average.averaged(model) if average is not None else model
+            _write_checkpoint(cfg, deployed, log, started, needs_teacher, out_dir)
     if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
