@@ -143,7 +143,7 @@ def _write_cache(tmp: Path, seq_dir: Path, key: CacheKey, detector: Any, progres
     boxes, scores, offsets, quality, frames = [], [], [0], [], []
     feature_files: list[np.ndarray] = []
     meta: dict[str, Any] = {}
-    rendered = _rendered_frames(seq_dir, asdict(key))
+    rendered = rendered_frames(seq_dir, asdict(key))
     for i, (number, frame) in enumerate(tqdm(rendered, total=n, desc=f"cache {key.folder_name}", disable=not progress)):
         out = detector(frame)
         if not feature_files:
@@ -188,7 +188,7 @@ def _quality_row(frame: np.ndarray) -> list[float]:
     return [q.clarity, q.noise, q.contrast, q.q]
 
 
-def _rendered_frames(seq_dir: Path, key: dict[str, Any]):
+def rendered_frames(seq_dir: Path, key: dict[str, Any]):
     """The span's frames as the cache saw them: degraded with the same preset and seed, or with
     the HSV training augmentation (preset ``"hsv"``, one draw per frame from the seed)."""
     transform = None
@@ -206,7 +206,7 @@ def _rendered_frames(seq_dir: Path, key: dict[str, Any]):
 
 
 def _assess_span(seq_dir: Path, key: dict[str, Any]) -> np.ndarray:
-    return np.asarray([_quality_row(frame) for _, frame in _rendered_frames(seq_dir, key)], dtype=np.float32)
+    return np.asarray([_quality_row(frame) for _, frame in rendered_frames(seq_dir, key)], dtype=np.float32)
 
 
 def _write_atomic(path: Path, array: np.ndarray) -> None:
@@ -221,7 +221,7 @@ def build_teacher_cache(cache: FrameCache, seq_dir: Path, teacher: Any, batch_si
     if path.exists():
         return np.load(path)
     embeddings, batch = [], []
-    frames = _rendered_frames(seq_dir, cache.meta["key"])
+    frames = rendered_frames(seq_dir, cache.meta["key"])
     for _, frame in tqdm(frames, total=len(cache), desc=f"teacher {teacher.name}", disable=not progress):
         batch.append(frame)
         if len(batch) == batch_size:
