@@ -57,16 +57,20 @@ class LearnedRow:
     variant: str
     run: str | None = None  # benchmarks.ablations run name; None = ``shipped``
     shipped: Path | None = None
+    file: str = "checkpoint.pt"  # which checkpoint of the run
 
     def checkpoints(self, profile: Profile) -> dict[int | None, Path]:
         if self.shipped is not None:
             return {None: self.shipped}
         from benchmarks.ablations import run_dir
 
-        return {seed: run_dir(self.run, seed) / "checkpoint.pt" for seed in profile.training_seeds}
+        return {seed: run_dir(self.run, seed) / self.file for seed in profile.training_seeds}
 
 
-CONTROL = LearnedRow("control: baseline + the same extra training", "baseline", run="baseline-cont")
+# Weight averaging does not change a run's trajectory (tests/test_train.py checks it bit for bit), so one
+# run per seed gives both rows: its last weights are the fair control, its averaged weights the EMA row.
+CONTROL = LearnedRow("control: baseline + the same extra training", "baseline", run="baseline-cont-ema",
+                     file="checkpoint-last.pt")
 CONTROL_EMA = LearnedRow("control + weight averaging (EMA 0.999, ours)", "baseline", run="baseline-cont-ema")
 VSD = LearnedRow("VSD-MOT, same extra training (student h64)", "vsd-mot", run="student-h64")
 LEARNED = (
@@ -368,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
 
         from benchmarks.ablations import train
 
-        runs = [(row.run, seed) for seed in profile.training_seeds for row in LEARNED if row.run is not None]
+        runs = sorted({(row.run, seed) for seed in profile.training_seeds for row in LEARNED if row.run is not None})
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             list(pool.map(lambda rs: train(rs[0], rs[1], 1), runs))
     table = compute(profile, args.jobs, args.peers, LEARNED)

@@ -99,7 +99,8 @@ def test_torchrun_two_cpu_processes(mot_dir: Path, weights_dir: Path, tmp_path: 
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
         "-m", "model", "train", "--span", "TUD-Stadtmitte:1:24", "--lq-per-hq", "0", "--epochs", "2",
-        "--clips-per-epoch", "4", "--num-threads", "1", "--pseudo-clip", "0.5", "--hsv", "--output", str(out),
+        "--clips-per-epoch", "4", "--num-threads", "1", "--pseudo-clip", "0.5", "--hsv", "--weight-average", "0.9",
+        "--output", str(out),
     ]
     result = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -111,3 +112,26 @@ def test_torchrun_two_cpu_processes(mot_dir: Path, weights_dir: Path, tmp_path: 
     model, meta = load_checkpoint(out / "checkpoint.pt")
     assert meta["variant"] == "baseline" and [list(s) for s in meta["train_spans"]] == [["TUD-Stadtmitte", 1, 24]]
     assert all(torch.isfinite(p).all() for p in model.parameters())
+    raw, raw_meta = load_checkpoint(out / "checkpoint-last.pt")  # --weight-average: both are written
+    assert (meta["weights"], raw_meta["weights"]) == ("ema", "last")
+    assert any(not torch.equal(a, b) for a, b in zip(model.state_dict().values(), raw.state_dict().values()))
+
+
+@pytest.mark.slow
+def test_weight_averaging_leaves_the_training_trajectory_alone(mot_dir: Path, weights_dir: Path, tmp_path: Path) -> None:
+    """The last weights of a run with --weight-average are bit for bit those of the same run without it,
+    so one run gives both the averaged checkpoint and its own control."""
+    env = {**os.environ, "VSDMOT_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    common = [sys.executable, "-m", "model", "train", "--span", "TUD-Stadtmitte:1:24", "--lq-per-hq", "0",
+              "--epochs", "2", "--clips-per-epoch", "3", "--num-threads", "1", "--seed", "5"]
+    for name, extra in (("plain", []), ("ema", ["--weight-average", "0.9"])):
+        result = subprocess.run([*common, *extra, "--output", str(tmp_path / name)], env=env, capture_output=True,
+                                text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-2000:]
+    from model.tracking.checkpoint import load_checkpoint
+
+    plain, _ = load_checkpoint(tmp_path / "plain" / "checkpoint.pt")
+    raw, _ = load_checkpoint(tmp_path / "ema" / "checkpoint-last.pt")
+    averaged, _ = load_checkpoint(tmp_path / "ema" / "checkpoint.pt")
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), raw.state_dict().values()))
+    assert not all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), averaged.state_dict().values()))

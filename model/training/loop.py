@@ -36,6 +36,9 @@ from model.training.config import TrainConfig
 from model.training.averaging import WeightAverage
 from model.training.objective import ClipObjective
 
+CHECKPOINT = "checkpoint.pt"  # what the run deploys (the averaged weights with --weight-average)
+RAW_CHECKPOINT = "checkpoint-last.pt"  # with --weight-average: the last weights, as the run without averaging
+
 
 def build_model(cfg: TrainConfig, teacher_dim: int | None) -> tuple[QueryTrackerModel, nn.Module | None]:
     hook: QueryHook | None = None
@@ -171,17 +174,21 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
                  "weight_average": average.state_dict() if average is not None else None},
                 last_path,
             )
-            deployed = average.averaged(model) if average is not None else model
-            _write_checkpoint(cfg, deployed, log, started, needs_teacher, out_dir)
+            if average is None:
+                _write_checkpoint(cfg, model, log, started, needs_teacher, out_dir / CHECKPOINT, "last")
+            else:  # averaging leaves the trajectory alone: the raw file is what the same run without it deploys
+                _write_checkpoint(cfg, average.averaged(model), log, started, needs_teacher, out_dir / CHECKPOINT, "ema")
+                _write_checkpoint(cfg, model, log, started, needs_teacher, out_dir / RAW_CHECKPOINT, "last")
     if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
-    return out_dir / "checkpoint.pt"
+    return out_dir / CHECKPOINT
 
 
 def _write_checkpoint(cfg: TrainConfig, model: QueryTrackerModel, log: list, started: float, needs_teacher: bool,
-                      out_dir: Path) -> None:
-    """The deployable checkpoint (fp16 weights + config + model-card metadata), rewritten every epoch."""
+                      path: Path, weights: str) -> None:
+    """A deployable checkpoint (fp16 weights + config + model-card metadata), rewritten every epoch;
+    ``weights`` says which: the last weights or their average."""
     meta = {
         "variant": cfg.variant,
         "train_config": _jsonable(asdict(cfg)),
@@ -190,9 +197,11 @@ def _write_checkpoint(cfg: TrainConfig, model: QueryTrackerModel, log: list, sta
         "train_spans": cfg.spans,
         "log": log,
         "train_hours": round((time.time() - started) / 3600, 3),
+        "weights": weights,
     }
-    sha = save_checkpoint(out_dir / "checkpoint.pt", model, meta)
-    (out_dir / "train_log.json").write_text(json.dumps({"sha256": sha, **meta}, indent=1))
+    sha = save_checkpoint(path, model, meta)
+    if path.name == CHECKPOINT:
+        (path.parent / "train_log.json").write_text(json.dumps({"sha256": sha, **meta}, indent=1))
 
 
 def _unwrap(module: nn.Module) -> nn.Module:
