@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, File, Form, UploadFile
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.responses import FileResponse, PlainTextResponse, Response
 
 from app.config import UPLOAD_SUFFIXES, AppConfig
 from app.errors import (
@@ -124,7 +124,7 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
             raise JobFailedError(job.error or "tracking failed", job.error_status, job.error_code)
         if output == "mot":
             return PlainTextResponse((jobs.folder(job.id) / f"{options.variant}.txt").read_text())
-        return TrackResult.model_validate_json(jobs.result_json(job.id))
+        return Response(jobs.result_json(job.id), media_type="application/json")  # stored as TrackResult
 
     @router.post("/jobs", response_model=JobStatus, status_code=202, tags=["jobs"], responses=UPLOAD_ERRORS)
     def create_job(video: VideoField, options: Annotated[TrackOptions, Depends(track_options)]) -> dict[str, Any]:
@@ -140,10 +140,10 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
 
     @router.get("/jobs/{job_id}/result", response_model=TrackResult, tags=["jobs"],
                 responses={**JOB_ERRORS, **not_ready})
-    def job_result(job_id: str) -> TrackResult:
+    def job_result(job_id: str) -> Response:
         """The same JSON as ``POST /track``."""
         finished_job(jobs, job_id)
-        return TrackResult.model_validate_json(jobs.result_json(job_id))
+        return Response(jobs.result_json(job_id), media_type="application/json")  # stored as TrackResult
 
     @router.get("/jobs/{job_id}/video", tags=["jobs"],
                 responses={**JOB_ERRORS, **not_ready, 200: {"content": {"video/mp4": {}},

@@ -12,21 +12,30 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from model.core import settings
-from model.core.choices import DEGRADE_CHOICES, SEED_MAX, VARIANT_CHOICES, VARIANTS
-from model.tracking.checkpoint import DEFAULT_CHECKPOINTS
-
-__all__ = ["AppConfig", "DEGRADE_CHOICES", "SEED_MAX", "UPLOAD_SUFFIXES", "VARIANTS", "VARIANT_CHOICES"]
+from model.core.settings import DEFAULT_CHECKPOINTS
 
 UPLOAD_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".gif")
 UHD_4K_PIXELS = 3840 * 2160
 
 
-def _env(name: str, minimum: int | None = None) -> dict[str, Any]:
-    """Field metadata: the variable that sets it, and for whole numbers their least allowed value."""
-    return {"env": name, "minimum": minimum}
+def _env(name: str, minimum: int | None = None, parse: Callable[[str, str], Any] | None = None) -> dict[str, Any]:
+    """Field metadata: the variable that sets it, how its text is read (``parse(name, text)``; default:
+    a whole number when ``minimum`` is given, else the text), and a whole number's least allowed value."""
+    if parse is None:
+        parse = (lambda name, raw: _whole_number(name, raw, minimum)) if minimum is not None else (lambda name, raw: raw)
+    return {"env": name, "minimum": minimum, "parse": parse}
+
+
+def _path(name: str, raw: str) -> Path:
+    return Path(raw).expanduser()
+
+
+# The field holding each variant's checkpoint (its metadata names the variable that sets it).
+CHECKPOINT_FIELDS: dict[str, str] = {"baseline": "baseline_checkpoint", "vsd-mot": "vsdmot_checkpoint"}
 
 
 @dataclass
@@ -57,9 +66,9 @@ class AppConfig:
     host: str = field(default="0.0.0.0", metadata=_env("HOST"))
     port: int = field(default=7860, metadata=_env("PORT", minimum=1))
     baseline_checkpoint: Path = field(default_factory=lambda: DEFAULT_CHECKPOINTS["baseline"],
-                                      metadata=_env("VSDMOT_BASELINE_CHECKPOINT"))
+                                      metadata=_env("VSDMOT_BASELINE_CHECKPOINT", parse=_path))
     vsdmot_checkpoint: Path = field(default_factory=lambda: DEFAULT_CHECKPOINTS["vsd-mot"],
-                                    metadata=_env("VSDMOT_VSDMOT_CHECKPOINT"))
+                                    metadata=_env("VSDMOT_VSDMOT_CHECKPOINT", parse=_path))
     detector: str = field(default="yolox_nano", metadata=_env("VSDMOT_DETECTOR"))
     max_upload_mb: int = field(default=50, metadata=_env("VSDMOT_MAX_UPLOAD_MB", minimum=1))
     max_frames: int = field(default=1500, metadata=_env("VSDMOT_MAX_FRAMES", minimum=1))
@@ -67,7 +76,7 @@ class AppConfig:
     workers: int = field(default=1, metadata=_env("VSDMOT_WORKERS", minimum=1))
     max_queued: int = field(default=8, metadata=_env("VSDMOT_MAX_QUEUED", minimum=0))
     job_ttl_s: int = field(default=3600, metadata=_env("VSDMOT_JOB_TTL_S", minimum=0))
-    jobs_dir: Path = field(default_factory=lambda: settings.cache_dir() / "jobs", metadata=_env("VSDMOT_JOBS_DIR"))
+    jobs_dir: Path = field(default_factory=lambda: settings.cache_dir() / "jobs", metadata=_env("VSDMOT_JOBS_DIR", parse=_path))
     render_width: int = field(default=640, metadata=_env("VSDMOT_RENDER_WIDTH", minimum=2))
     torch_threads: int = field(default=1, metadata=_env("VSDMOT_TORCH_THREADS", minimum=1))
     # Read through model.core.settings (VSDMOT_VIDEOS_DIR, or the offline bundle's videos/).
@@ -91,7 +100,12 @@ class AppConfig:
         return self.workers + self.max_queued
 
     def checkpoint(self, variant: str) -> Path:
-        return {"baseline": self.baseline_checkpoint, "vsd-mot": self.vsdmot_checkpoint}[variant]
+        return getattr(self, CHECKPOINT_FIELDS[variant])
+
+    @classmethod
+    def checkpoint_setting(cls, variant: str) -> str:
+        """The environment variable that points ``variant`` at a checkpoint."""
+        return next(f.metadata["env"] for f in fields(cls) if f.name == CHECKPOINT_FIELDS[variant])
 
     @classmethod
     def from_env(cls) -> AppConfig:
@@ -101,7 +115,7 @@ class AppConfig:
             name = f.metadata.get("env")
             raw = os.environ.get(name, "").strip() if name else ""
             if raw:
-                values[f.name] = _parse(name, raw, f.type, f.metadata.get("minimum"))
+                values[f.name] = f.metadata["parse"](name, raw)
         return cls(**values)
 
     def limits_text(self) -> str:
@@ -114,16 +128,11 @@ class AppConfig:
         )
 
 
-def _parse(name: str, raw: str, type_name: str, minimum: int | None) -> Any:
-    """An environment value as the field's type (annotations are strings under ``from __future__``)."""
-    if type_name == "int":
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ValueError(f"environment variable {name}={raw!r} must be a whole number") from None
-        if minimum is not None and value < minimum:
-            raise ValueError(f"environment variable {name}={value} must be at least {minimum}")
-        return value
-    if type_name == "Path":
-        return Path(raw).expanduser()
-    return raw
+def _whole_number(name: str, raw: str, minimum: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"environment variable {name}={raw!r} must be a whole number") from None
+    if value < minimum:
+        raise ValueError(f"environment variable {name}={value} must be at least {minimum}")
+    return value

@@ -227,8 +227,9 @@ class JobManager:
         with self._lock:
             self._discard(job_id)
 
-    def shutdown(self) -> None:
-        """Stop the workers; jobs still queued fail now (nobody would ever run them)."""
+    def shutdown(self, wait_s: float = 5.0) -> None:
+        """Stop the workers; jobs still queued fail now (nobody would ever run them). Idle threads end
+        at once; the call waits up to ``wait_s`` for them (a worker in the middle of a job ends after it)."""
         self._stopping.set()
         with self._lock:
             while self._queue:
@@ -242,6 +243,9 @@ class JobManager:
                 if event is not None:
                     event.set()
             self._lock.notify_all()
+        deadline = time.monotonic() + wait_s
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     # ------------------------------------------------------------------------------ internals
 
@@ -318,6 +322,9 @@ class JobManager:
                 self._run(job, work)
             except Exception:  # _run ends every job itself; this only keeps the worker alive
                 log.exception("worker survived an error after job %s", job.id)
+            except BaseException:  # KeyboardInterrupt / SystemExit: this worker ends, and says so
+                log.critical("job worker %s stops after job %s", threading.current_thread().name, job.id)
+                raise
 
     def _run(self, job: Job, work: Work) -> None:
         folder = self.root / job.id

@@ -12,9 +12,10 @@ import cv2
 import numpy as np
 
 from model.data.render import VideoWriter, draw_tracks
+from model.core.choices import VARIANT_TITLES
 from model.core.types import Tracks
 
-PANEL_TITLES = {"baseline": "Baseline", "vsd-mot": "VSD-MOT"}
+PANEL_TITLES = VARIANT_TITLES
 
 
 def panel_size(width: int, height: int, panel_width: int) -> tuple[int, int]:

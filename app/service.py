@@ -15,6 +15,7 @@ Why this shape:
 from __future__ import annotations
 
 import logging
+import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,21 +25,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from app.config import DEGRADE_CHOICES, SEED_MAX, VARIANT_CHOICES, AppConfig
+from app.config import AppConfig
 from app.errors import BadOptionError, ClipTooLongError, ModelUnavailableError
 from app.panels import PANEL_TITLES, PanelWriters, message_panel, panel_size, track_panel
 from app.schemas import (
     DetectorMeta, FrameRecord, ModelsStatus, SourceMeta, TrackMeta, TrackResult, VariantMeta, VariantStatus,
     VariantSummary,
 )
-from model.core.choices import BOTH, NO_DEGRADATION, VARIANTS
+from model.core.choices import BOTH, DEGRADE_CHOICES, NO_DEGRADATION, SEED_MAX, VARIANT_CHOICES, VARIANTS
 from model.core.settings import PROJECT_ROOT
 from model.core.types import Tracks
 from model.data.mot_io import tracks_to_rows, write_json, write_mot
 from model.data.video import FrameSource, UnreadableVideoError, open_frames
 from model.tracking.checkpoint import checkpoint_path, load_checkpoint
 from model.tracking.hooks import DirectTeacherHook, HookSwitches, IdentityHook, VSDHook
-from model.tracking.model import QueryTrackerModel
+from model.tracking.query_model import QueryTrackerModel
 from model.tracking.runtime import Tracker
 from model.vsd.quality import assess_frame
 from model.vsd.teacher import Teacher, build_teacher
@@ -139,13 +140,12 @@ def _trained_on(meta: dict[str, Any]) -> list[str] | None:
 # VSD-MOT slot a student + DSWR hook or the paper's direct-integration alternative (Fig. 1a).
 SLOT_HOOK_KINDS: dict[str, tuple[str, ...]] = {"baseline": (IdentityHook.kind,),
                                                "vsd-mot": (VSDHook.kind, DirectTeacherHook.kind)}
-SETTING_OF_SLOT = {"baseline": "VSDMOT_BASELINE_CHECKPOINT", "vsd-mot": "VSDMOT_VSDMOT_CHECKPOINT"}
 
 
 def load_variant(name: str, checkpoint: Path) -> LoadedVariant:
     """Load a variant's checkpoint once; say plainly why when it cannot be used (never raise)."""
     variant = LoadedVariant(name, Path(checkpoint))
-    setting = SETTING_OF_SLOT[name]
+    setting = AppConfig.checkpoint_setting(name)
     try:
         model, meta = load_checkpoint(checkpoint_path(name, checkpoint))
     except FileNotFoundError as exc:
@@ -332,7 +332,7 @@ class TrackingService:
                     track_count={name: len(results[name][number]) for name in plan.run},
                 ))
                 if writers is not None:
-                    writers.write(self._panels(frame, number, panels, results, size))
+                    writers.write(self._panels(frame, number, plan, results, size))
                 if on_progress is not None:
                     on_progress(done, plan.frames_total)
         except UnreadableVideoError as exc:  # e.g. a file that stops decoding mid-clip: name the user's file
@@ -345,14 +345,16 @@ class TrackingService:
             write_json(out_dir / f"{name}.json", tracks)
         return self._answer(plan, results, frames, tracker_s, detector_s, time.perf_counter() - start)
 
-    def _panels(self, frame: np.ndarray, number: int, panels: list[str], results: dict[str, dict[int, Tracks]],
+    def _panels(self, frame: np.ndarray, number: int, plan: Plan, results: dict[str, dict[int, Tracks]],
                 size: tuple[int, int]) -> dict[str, np.ndarray]:
         images = {}
-        for name in panels:
+        for name in plan.options.variants():
             if name in results:
                 images[name] = track_panel(frame, results[name][number], f"{PANEL_TITLES[name]} #{number}", size)
-            else:
-                images[name] = message_panel([f"{PANEL_TITLES[name]}: not available", "no trained checkpoint"], size)
+            else:  # the first words of the reason; the JSON answer holds all of it
+                reason = plan.unavailable.get(name, "")
+                images[name] = message_panel([f"{PANEL_TITLES[name]}: not available", *textwrap.wrap(reason, 48)[:3]],
+                                             size)
         return images
 
     def _answer(self, plan: Plan, results: dict[str, dict[int, Tracks]], frames: list[FrameRecord],

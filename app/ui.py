@@ -14,14 +14,14 @@ from pathlib import Path
 import gradio as gr
 import plotly.graph_objects as go
 
-from app.config import DEGRADE_CHOICES, UPLOAD_SUFFIXES, AppConfig
+from app.config import UPLOAD_SUFFIXES, AppConfig
 from app.errors import AppError, as_app_error
 from app.jobs import JobManager
 from app.panels import PANEL_TITLES
 from app.schemas import FrameRecord, TrackResult
 from app.service import TrackingService, TrackOptions
 from app.submit import submit_clip
-from model.core.choices import BOTH, NO_DEGRADATION, VARIANTS
+from model.core.choices import BOTH, DEGRADE_CHOICES, NO_DEGRADATION, VARIANTS
 
 POLL_S = 0.3
 VARIANT_LABELS = {"Both side by side": BOTH, "Baseline only": "baseline", "VSD-MOT only": "vsd-mot"}
@@ -94,12 +94,16 @@ def _eta_text(eta: float | None) -> str:
 
 def build_ui(service: TrackingService, jobs: JobManager, config: AppConfig) -> gr.Blocks:
     examples = example_clips(config.examples_dir)
+    # The checkboxes start as the served VSD-MOT checkpoint was trained; a switch its hook does not have
+    # (e.g. the student of a direct-integration checkpoint) is shown off, greyed out, and never sent.
+    trained = service.variants["vsd-mot"].trained_switches or {}
 
     def start(path: str | None, variant_label: str, student: bool, dswr: bool, degrade: str, seed: float,
               max_frames: float) -> tuple[str, str]:
         if not path:
             raise gr.Error("Upload a clip or pick an example first.")
-        options = TrackOptions(variant=VARIANT_LABELS[variant_label], student=student, dswr=dswr, degrade=degrade,
+        options = TrackOptions(variant=VARIANT_LABELS[variant_label], student=student if "student" in trained else None,
+                               dswr=dswr if "dswr" in trained else None, degrade=degrade,
                                seed=int(seed or 0), max_frames=int(max_frames) if max_frames else None)
         try:
             with open(path, "rb") as data:
@@ -162,8 +166,10 @@ def build_ui(service: TrackingService, jobs: JobManager, config: AppConfig) -> g
                     gr.Examples(examples=[[p] for p in examples], inputs=[clip], label="Example clips")
                 variant = gr.Radio(list(VARIANT_LABELS), value="Both side by side", label="Trackers", elem_id="variant")
                 with gr.Row():
-                    student = gr.Checkbox(True, label="Student (VSD-MOT only)", elem_id="student")
-                    dswr = gr.Checkbox(True, label="DSWR (VSD-MOT only)", elem_id="dswr")
+                    student = gr.Checkbox(trained.get("student", False), label="Student (VSD-MOT only)",
+                                          interactive="student" in trained, elem_id="student")
+                    dswr = gr.Checkbox(trained.get("dswr", False), label="DSWR (VSD-MOT only)",
+                                       interactive="dswr" in trained, elem_id="dswr")
                 with gr.Row():
                     degrade = gr.Dropdown(list(DEGRADE_CHOICES), value=NO_DEGRADATION, label="Degradation", elem_id="degrade")
                     seed = gr.Number(0, precision=0, minimum=0, label="Seed", elem_id="seed")

@@ -11,41 +11,16 @@ train for the same schedule, so differences come from the method, not from extra
 from __future__ import annotations
 
 import argparse
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import torch
 
 from benchmarks.common import format_table, validation_caches
+from benchmarks.runs import is_finished, run_dir, train
 from model.tracking.detector import YoloxDetector
 from model.evaluation.metrics import evaluate_sequence
 from model.tracking.pipeline import load_tracker, track_cache
 
-ROOT = Path("runs/ablations")
-SCHEDULE = ["--epochs", "8", "--lr-drop-epoch", "6", "--clips-per-epoch", "400", "--track-drop", "0.3",
-            "--max-interval", "3", "--init", "assets/baseline.pt"]
-VSD = ["--variant", "vsd-mot", "--teacher", "effnet-lite0"]
-
-# run name -> training arguments (seed appended per run)
-RUNS: dict[str, list[str]] = {
-    "baseline-cont": ["--variant", "baseline"],
-    # ours (issue 11): the same control, deploying an EMA of its weights (model.training.averaging)
-    "baseline-cont-ema": ["--variant", "baseline", "--weight-average", "0.999"],
-    "plain": [*VSD, "--distill", "plain", "--no-dswr"],
-    "dcsd": [*VSD, "--distill", "dcsd", "--no-dswr"],
-    "dcsd-dswr": [*VSD, "--distill", "dcsd", "--dswr"],
-    "mix-hq": [*VSD, "--lq-per-hq", "0"],
-    "mix-1to1": [*VSD, "--lq-per-hq", "1"],
-    "mix-lq": [*VSD, "--lq-per-hq", "inf"],
-    "alpha-0.2": [*VSD, "--alpha", "0.2"],
-    "alpha-0.6": [*VSD, "--alpha", "0.6"],
-    # beyond the paper: on degraded frames the teacher embeds the clean original (privileged distillation)
-    "clean-teacher": [*VSD, "--teacher-view", "clean"],
-    # the paper leaves the student's hidden_dim open; 64 halves the added frame time on a CPU (still +7.4 %)
-    "student-h64": [*VSD, "--student-hidden-dim", "64", "--student-heads", "4", "--student-ffn-dim", "128"],
-}
 TABLES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "V": ("Table V analogue: components", [
         ("baseline, same extra training", "baseline-cont"), ("+ student, plain distillation", "plain"),
@@ -62,31 +37,6 @@ TABLES: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "student": ("Student size (ours: the paper leaves hidden_dim open; cost in benchmarks/efficiency.py)", [
         ("hidden 256, ffn 512 (1.7 M)", "dcsd-dswr"), ("hidden 64, ffn 128 (0.13 M)", "student-h64")]),
 }
-
-
-def run_dir(name: str, seed: int) -> Path:
-    return ROOT / f"{name}-s{seed}"
-
-
-def is_finished(out: Path) -> bool:
-    import json
-
-    log = out / "train_log.json"
-    epochs = int(SCHEDULE[SCHEDULE.index("--epochs") + 1])
-    return log.exists() and len(json.loads(log.read_text())["log"]) == epochs
-
-
-def train(name: str, seed: int, threads: int) -> Path:
-    out = run_dir(name, seed)
-    if is_finished(out):
-        return out / "checkpoint.pt"
-    cmd = [sys.executable, "-m", "model", "train", *RUNS[name], *SCHEDULE, "--seed", str(seed),
-           "--num-threads", str(threads), "--output", str(out)]
-    log = out.parent / f"{out.name}.log"  # not with_suffix: "alpha-0.2-s0" has a dot
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as fh:
-        subprocess.run(cmd, check=True, stdout=fh, stderr=subprocess.STDOUT)
-    return out / "checkpoint.pt"
 
 
 def main() -> None:

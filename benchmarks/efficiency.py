@@ -23,7 +23,7 @@ from model.tracking.detector import YoloxDetector
 from model.vsd.quality import assess_frame
 from model.tracking.runtime import Tracker
 from model.tracking.checkpoint import CheckpointMissingError
-from model.tracking.hooks import HookSwitches
+from model.tracking.hooks import DirectTeacherHook, HookSwitches, VSDHook
 from model.tracking.pipeline import load_tracker
 from model.data.video import open_frames
 
@@ -82,11 +82,15 @@ def main() -> None:
         except CheckpointMissingError as exc:
             print(f"# no VSD-MOT rows: {exc}")
             continue
+        if not isinstance(vsd_full.model.hook, VSDHook):
+            raise SystemExit(f"{path or 'assets/vsd_mot.pt'} is not a student + DSWR checkpoint (--vsd)")
         size = vsd_full.model.hook.student_config
         tag = f"student h{size.hidden_dim}/ffn{size.ffn_dim}/{size.num_layers}L"
         rows += [(f"+ {tag} (fixed-ratio fusion)", vsd_student, False), (f"+ {tag} + DSWR (VSD-MOT)", vsd_full, True)]
     if args.direct:
-        direct, meta = load_tracker("baseline", args.direct)
+        direct, meta = load_tracker("vsd-mot", args.direct)
+        if not isinstance(direct.model.hook, DirectTeacherHook):
+            raise SystemExit(f"{args.direct} is not a direct-integration checkpoint (--direct)")
         rows.append((f"direct teacher integration ({direct.model.hook.teacher_name})", direct, True))
 
     print(f"# PETS09-S2L1 frames {args.first}-{args.first + args.frames - 1}; {machine_line()}; torch threads {args.threads}")

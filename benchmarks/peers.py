@@ -19,6 +19,7 @@ from model.tracking.detector import YoloxDetector
 from model.evaluation.metrics import evaluate_sequence
 from model.tracking.checkpoint import CheckpointMissingError
 from model.tracking.pipeline import load_tracker, track_cache
+from model.core.choices import VARIANTS
 from model.core.types import Tracks
 
 
@@ -56,7 +57,7 @@ def detector_ms(detector: YoloxDetector, seq_dir, first: int, frames: int = 30) 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--variants", nargs="*", default=["baseline", "vsd-mot"])
+    p.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
     p.add_argument("--peers", nargs="*", default=["ByteTrack", "OC-SORT", "SORT"])
     p.add_argument("--splits", nargs="*", default=["hq", "lq-medium", "lq-severe"])
     p.add_argument("--checkpoint", action="append", default=[], help="VARIANT=PATH to override a checkpoint")

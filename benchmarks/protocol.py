@@ -6,9 +6,10 @@ BENCHMARKS.md and the README's results table between their markers.
     python -m benchmarks.protocol [--profile full|quick] [--train] [--jobs 2] [--write]
 
 Learned rows: the shipped ``assets/baseline.pt`` and ``assets/vsd_mot.pt`` (one checkpoint each: their
-units are the recipes), and three rows trained by ``benchmarks.ablations`` from the same baseline with
-the same extra schedule, one run per training seed: the fair control (``baseline-cont``), the control
-deploying an EMA of its weights (``baseline-cont-ema``, ours) and VSD-MOT with the shipped student size
+units are the recipes), and three rows trained (``benchmarks.runs``) from the same baseline with the
+same extra schedule, one run per training seed: the fair control and the same control deploying an EMA
+of its weights (ours) -- both from the run ``baseline-cont-ema``, whose last weights are the control's,
+since averaging leaves the trajectory alone -- and VSD-MOT with the shipped student size
 (``student-h64``). ``--train`` trains the runs that are missing (2 at a time, 1 thread each).
 Peers: every tracker of the ``trackers`` package, default parameters, ``frame_rate`` from seqinfo, on
 the same cached YOLOX-Nano detections (every box > 0.05); BoT-SORT and McByte also get the (degraded)
@@ -62,7 +63,7 @@ class LearnedRow:
     def checkpoints(self, profile: Profile) -> dict[int | None, Path]:
         if self.shipped is not None:
             return {None: self.shipped}
-        from benchmarks.ablations import run_dir
+        from benchmarks.runs import run_dir
 
         return {seed: run_dir(self.run, seed) / self.file for seed in profile.training_seeds}
 
@@ -178,7 +179,8 @@ def _evaluate_peers(rendition: Rendition, names: list[str]) -> list[tuple[str, U
 
 def compute(profile: Profile, jobs: int, peers: list[str], learned: tuple[LearnedRow, ...]) -> Table:
     """Everything the table needs: caches, then stored or new unit results."""
-    from model.tracking.checkpoint import load_checkpoint
+    import hashlib
+
     from model.tracking.runtime import RuntimeConfig
 
     todo_renditions = renditions(profile)
@@ -195,8 +197,7 @@ def compute(profile: Profile, jobs: int, peers: list[str], learned: tuple[Learne
                 if not checkpoint.is_file():
                     print(f"# {row.label}, seed {seed}: no checkpoint at {checkpoint} (run with --train)", file=sys.stderr)
                     continue
-                _, meta = load_checkpoint(checkpoint)
-                identity = tracker_identity(meta["sha256"], RuntimeConfig())
+                identity = tracker_identity(hashlib.sha256(checkpoint.read_bytes()).hexdigest(), RuntimeConfig())
                 todo = []
                 for rendition in todo_renditions:
                     stored = store.get(identity, rendition)
@@ -370,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.train:
         from concurrent.futures import ThreadPoolExecutor
 
-        from benchmarks.ablations import train
+        from benchmarks.runs import train
 
         runs = sorted({(row.run, seed) for seed in profile.training_seeds for row in LEARNED if row.run is not None})
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:

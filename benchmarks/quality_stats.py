@@ -1,7 +1,7 @@
-"""How the frame quality Q (model/quality.py) separates clean from degraded video.
+"""How the frame quality Q (model/vsd/quality.py) separates clean from degraded video.
 
 Scores every ``--step``-th frame of a MOTChallenge sequence (PETS09-S2L1 by default), clean and
-after each Real-ESRGAN degradation preset of model/degrade.py, and prints mean +- std of the
+after each Real-ESRGAN degradation preset of model/vsd/degrade.py, and prints mean +- std of the
 normalised clarity, noise, contrast and Q, plus the semantic weight the freshly initialised DSWR
 would give at that Q. This is the evidence that Q moves the way DSWR needs (lower on worse video).
 

@@ -14,6 +14,7 @@ import torch
 
 from benchmarks.common import format_table, validation_caches
 from model.core import settings
+from model.core.choices import VARIANTS
 from model.data.cache import CacheKey, build_frame_cache
 from model.tracking.detector import YoloxDetector
 from model.evaluation.metrics import evaluate_sequence
@@ -31,7 +32,7 @@ SETTINGS = {
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--checkpoint", default=None)
-    p.add_argument("--variant", default="baseline")
+    p.add_argument("--variant", default="baseline", choices=VARIANTS)
     args = p.parse_args()
     torch.set_num_threads(1)
     detector = YoloxDetector()

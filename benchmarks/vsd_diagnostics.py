@@ -26,7 +26,7 @@ import torch
 
 from benchmarks.common import validation_caches
 from model.tracking.detector import YoloxDetector
-from model.tracking.hooks import HookOutput
+from model.tracking.hooks import HookOutput, VSDHook
 from model.tracking.pipeline import load_tracker, track_cache
 
 
@@ -75,6 +75,8 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for path in args.checkpoints:
         tracker, meta = load_tracker("vsd-mot", path)
+        if not isinstance(tracker.model.hook, VSDHook):
+            raise SystemExit(f"{meta['path']} is not a student + DSWR checkpoint")
         dswr = tracker.model.hook.dswr
         file = Path(meta["path"])
         name = file.parent.name if file.name == "checkpoint.pt" else file.name  # runs/<name>/checkpoint.pt

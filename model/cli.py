@@ -28,7 +28,9 @@ from model.core.choices import (
 )
 
 PROG = "vsdmot"
-USER_ERRORS = (FileNotFoundError, FileExistsError, ValueError)
+# What a user can cause and fix: one "error:" line and exit status 2, never a traceback. (RuntimeError
+# covers a teacher whose weights this machine cannot obtain, model.vsd.teacher.TeacherUnavailableError.)
+USER_ERRORS = (FileNotFoundError, FileExistsError, ValueError, RuntimeError)
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class Verb:
 
 
 def _track_arguments(p: argparse.ArgumentParser) -> None:
-    from model.tracking.checkpoint import DEFAULT_CHECKPOINTS
+    from model.core.settings import DEFAULT_CHECKPOINTS
 
     default_variant = "vsd-mot" if DEFAULT_CHECKPOINTS["vsd-mot"].is_file() else "baseline"
     p.add_argument("source", help="video file (mp4/avi/mov/webm/mkv/gif) or MOTChallenge sequence folder")
@@ -198,7 +200,7 @@ _TRAIN_FLOATS = ("lr", "weight_decay", "grad_clip", "track_drop", "fp_insert", "
 
 
 def _train_arguments(p: argparse.ArgumentParser) -> None:
-    from model.training.config import TrainConfig
+    from model.training.run_config import TrainConfig
 
     defaults = TrainConfig()
     p.add_argument("--variant", choices=TRAIN_VARIANTS, default=defaults.variant,
@@ -236,7 +238,7 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
 def train_config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser):  # -> TrainConfig
     """The :class:`TrainConfig` the parsed ``train`` arguments describe (``parser.error`` on bad ones)."""
     from model.data.clips import VAL_SPAN
-    from model.training.config import TrainConfig
+    from model.training.run_config import TrainConfig
     from model.vsd.student import StudentConfig
 
     if not 0 < args.alpha < 1:
@@ -261,7 +263,7 @@ def train_config_from_args(args: argparse.Namespace, parser: argparse.ArgumentPa
 
 def parse_train_config(argv: Sequence[str]):  # -> TrainConfig
     """``vsdmot train`` arguments -> :class:`TrainConfig` (a usage error exits, as on the command line)."""
-    args = build_parser().parse_args(["train", *argv])
+    args = build_parser("train").parse_args(["train", *argv])
     return train_config_from_args(args, args.verb_parser)
 
 
@@ -294,18 +296,23 @@ VERBS: tuple[Verb, ...] = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(verb: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line; only ``verb``'s own options are declared (the others would import
+    torch and the model just to print their defaults), so ``vsdmot --help`` answers at once."""
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
-    for verb in VERBS:
-        p = sub.add_parser(verb.name, help=verb.help, description=verb.help)
-        verb.add_arguments(p)
-        p.set_defaults(run=verb.run, verb_parser=p)
+    for v in VERBS:
+        p = sub.add_parser(v.name, help=v.help, description=v.help)
+        if v.name == verb:
+            v.add_arguments(p)
+        p.set_defaults(run=v.run, verb_parser=p)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verb = next((a for a in argv if not a.startswith("-")), None)
+    args = build_parser(verb).parse_args(argv)
     return args.run(args, args.verb_parser)
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from benchmarks.ablations import RUNS, TABLES, mean_table, run_dir
+from pathlib import Path
+
+from benchmarks.ablations import TABLES, mean_table
+from benchmarks.runs import RUNS, is_finished, run_dir
 
 
 def test_mean_table_reports_mean_and_seed_range() -> None:
@@ -17,3 +20,17 @@ def test_mean_table_reports_mean_and_seed_range() -> None:
 def test_every_table_row_names_a_defined_run_and_run_dirs_keep_dots() -> None:
     assert {run for _, rows in TABLES.values() for _, run in rows} <= set(RUNS)
     assert run_dir("alpha-0.2", 1).name == "alpha-0.2-s1"
+
+
+def test_a_run_is_finished_only_with_every_checkpoint_it_writes(tmp_path: Path) -> None:
+    import json
+
+    out = tmp_path / "baseline-cont-ema-s0"
+    out.mkdir()
+    (out / "train_log.json").write_text(json.dumps({"log": [{"epoch": e} for e in range(1, 9)]}))
+    (out / "checkpoint.pt").write_bytes(b"x")
+    assert not is_finished(out)  # an averaging run also writes its last weights
+    (out / "checkpoint-last.pt").write_bytes(b"x")
+    assert is_finished(out)
+    (out / "train_log.json").write_text(json.dumps({"log": [{"epoch": 1}]}))
+    assert not is_finished(out)

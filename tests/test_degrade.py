@@ -1,4 +1,4 @@
-"""Tests for model/degrade.py: kernels and noise against hand-computed values, the per-sequence
+"""Tests for model/vsd/degrade.py: kernels and noise against hand-computed values, the per-sequence
 sampling contract, preset strength on real PETS09 frames, and the sequence / mixed-set / CLI outputs."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from model.core.types import Detections, DetectorOutput
-from model.tracking.model import QueryTrackerModel
+from model.tracking.query_model import QueryTrackerModel
 from model.tracking.proposals import proposal_inputs, to_model_boxes, to_pixel_boxes
 from model.tracking.runtime import Tracker
 
@@ -48,7 +48,7 @@ def test_training_and_inference_feed_the_model_the_same_tensors(
     from model.data.clips import load_sequence
     from model.data.video import open_frames
     from model.tracking.detector import YoloxDetector
-    from model.training.config import TrainConfig
+    from model.training.run_config import TrainConfig
     from model.training.objective import ClipObjective
 
     monkeypatch.setenv("VSDMOT_CACHE_DIR", str(tmp_path))

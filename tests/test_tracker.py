@@ -11,7 +11,7 @@ from model.core.types import Detections, DetectorOutput
 from model.tracking.checkpoint import load_checkpoint, save_checkpoint
 from model.tracking.decoder import DecoderOutput
 from model.tracking.hooks import HookInputs, HookOutput, HookSwitches
-from model.tracking.model import FrameOutput, QueryTrackerModel, TrackerConfig
+from model.tracking.query_model import FrameOutput, QueryTrackerModel, TrackerConfig
 from model.tracking.proposals import proposal_inputs
 from model.tracking.runtime import RuntimeConfig, Tracker
 

@@ -1,4 +1,4 @@
-"""Frame sources (model/video.py): lazy GIF reading, size limits before decoding, damaged files.
+"""Frame sources (model/data/video.py): lazy GIF reading, size limits before decoding, damaged files.
 
 The damaged inputs are cut from the real example clips (a truncated MP4 keeps its header but loses
 most frames; a truncated GIF breaks mid-frame); the oversized ones are synthesised small on disk.

@@ -9,7 +9,7 @@ from model.tracking.checkpoint import load_checkpoint, save_checkpoint
 from model.tracking.hooks import (
     HOOKS, DirectTeacherHook, HookInputs, HookNeeds, HookSwitches, IdentityHook, VSDHook, build_hook,
 )
-from model.tracking.model import QueryTrackerModel
+from model.tracking.query_model import QueryTrackerModel
 
 ON = HookSwitches(student=True, dswr=True, fixed_weight=0.5)
 
@@ -97,3 +97,48 @@ def test_direct_hook_broadcasts_the_projected_teacher_embedding() -> None:
     assert torch.allclose(out.queries, torch.full((1, 3, 256), 0.25 * 2.0 + 0.75 * 1.0))
     with pytest.raises(ValueError, match="teacher's embedding"):
         hook(q, HookInputs(), hook.resolve())
+
+
+def test_a_direct_hook_tracker_takes_a_precomputed_teacher_embedding_and_says_what_it_lacks() -> None:
+    import numpy as np
+
+    from model.core.types import Detections, DetectorOutput
+    from model.tracking.runtime import Tracker
+
+    model = QueryTrackerModel(hook=DirectTeacherHook("effnet-lite0", 8)).eval()
+    features = [np.zeros((64, 52, 52), np.float32), np.zeros((128, 26, 26), np.float32), np.zeros((256, 13, 13), np.float32)]
+    dets = DetectorOutput(Detections(np.array([[10, 10, 50, 100]], np.float32), np.array([0.9])), features,
+                          (8, 16, 32), 1.0, (416, 416), 416)
+    tracker = Tracker(model)
+    from model.vsd.quality import QualityScores
+
+    q = QualityScores(0.5, 0.0, 0.5, 0.5)
+    tracker.update(detections=dets, quality=q, teacher_embedding=np.ones(8, np.float32))
+    assert tracker.last.semantic_weight is not None
+    with pytest.raises(ValueError, match="teacher_embedding="):
+        tracker.update(detections=dets, quality=q)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        model.hook.resolve(HookSwitches(fixed_weight=1.5))
+
+
+def test_the_model_resolves_unset_switches_itself() -> None:
+    """HookSwitches() means "as trained": a VSD model never silently runs as the baseline."""
+    torch.manual_seed(0)
+    hook = VSDHook().eval()
+    with torch.no_grad():
+        hook.student.output_proj.bias.fill_(1.0)
+    model = QueryTrackerModel(hook=hook).eval()
+    from model.core.types import Detections, DetectorOutput
+    from model.tracking.proposals import proposal_inputs
+    import numpy as np
+
+    features = [np.random.default_rng(0).random((c, s, s), dtype=np.float32) for c, s in ((64, 52), (128, 26), (256, 13))]
+    inputs = proposal_inputs(DetectorOutput(Detections(np.array([[10, 10, 50, 100]], np.float32), np.array([0.9])),
+                                            features, (8, 16, 32), 1.0, (416, 416), 416), 100)
+    empty = torch.zeros(1, 0, 256), torch.zeros(1, 0, 4)
+    q = HookInputs(quality=torch.tensor([0.5]))
+    with torch.no_grad():
+        unset = model(*empty, inputs, q, HookSwitches()).decoder.logits
+        trained = model(*empty, inputs, q, hook.resolve()).decoder.logits
+        off = model(*empty, inputs, q, HookSwitches(student=False)).decoder.logits
+    assert torch.equal(unset, trained) and not torch.equal(unset, off)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 # Trained trackers the project ships and serves (checkpoints in assets/).
 VARIANTS: tuple[str, ...] = ("baseline", "vsd-mot")
+VARIANT_TITLES: dict[str, str] = {"baseline": "Baseline", "vsd-mot": "VSD-MOT"}  # how pages and videos name them
 # The web demo's "run both on the same detector output".
 BOTH = "both"
 VARIANT_CHOICES: tuple[str, ...] = (*VARIANTS, BOTH)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ASSETS_DIR = PROJECT_ROOT / "assets"
+# The shipped checkpoint of each variant (model.core.choices.VARIANTS).
+DEFAULT_CHECKPOINTS: dict[str, Path] = {"baseline": ASSETS_DIR / "baseline.pt", "vsd-mot": ASSETS_DIR / "vsd_mot.pt"}
 
 
 def _env_path(name: str) -> Path | None:

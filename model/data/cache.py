@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -123,7 +124,7 @@ def build_frame_cache(
     if (folder / "meta.json").exists():
         return FrameCache(folder)
     # Build in a private folder and rename at the end: concurrent builders never see half a cache.
-    tmp = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
+    tmp = folder.with_name(f"{folder.name}.partial-{os.getpid()}-{threading.get_ident()}")
     tmp.mkdir(parents=True, exist_ok=True)
     try:
         _write_cache(tmp, seq_dir, key, detector, progress)

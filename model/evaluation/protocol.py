@@ -25,7 +25,6 @@ from pathlib import Path
 from model.core import settings
 from model.core.types import Tracks
 from model.data.cache import CacheKey
-from model.data.clips import HSV_RENDITION, LQ_TRAIN_RENDITIONS
 from model.data.mot_io import read_gt
 from model.evaluation.metrics import evaluate_sequence
 from model.evaluation.sanity import SanityCounters, sanity_counters
@@ -64,9 +63,6 @@ PROFILES: dict[str, Profile] = {
     "full": Profile("full", (0, 1, 2), (0, 1, 2, 3)),
     "quick": Profile("quick", (0,), (0, 1)),
 }
-_TRAINING_RECIPE_SEEDS = {seed for _, seed in (*LQ_TRAIN_RENDITIONS, HSV_RENDITION)}
-if any(seed in _TRAINING_RECIPE_SEEDS for p in PROFILES.values() for seed in p.recipe_seeds):
-    raise ImportError("a validation recipe seed is also a training-copy seed")
 
 
 @dataclass(frozen=True)
@@ -147,7 +143,11 @@ class ResultStore:
         tmp.replace(path)
 
 
-def tracker_identity(checkpoint_sha256: str, runtime: object) -> str:
-    """A learned tracker's identity: its weights and the run-time rules it was evaluated with."""
+def tracker_identity(checkpoint_sha256: str, runtime: object, switches: object | None = None) -> str:
+    """A learned tracker's identity: its weights, the run-time rules and, unless they are the trained
+    ones (``None``), the hook switches it was evaluated with."""
     rules = hashlib.sha256(json.dumps(asdict(runtime), sort_keys=True).encode()).hexdigest()[:8]  # type: ignore[arg-type]
-    return f"{checkpoint_sha256[:16]}-{rules}"
+    identity = f"{checkpoint_sha256[:16]}-{rules}"
+    if switches is not None:
+        identity += "-" + hashlib.sha256(json.dumps(asdict(switches), sort_keys=True).encode()).hexdigest()[:8]  # type: ignore[arg-type]
+    return identity

@@ -16,11 +16,11 @@ from typing import Any
 import torch
 
 from model.core.choices import VARIANTS
-from model.core.settings import ASSETS_DIR
+from model.core.settings import DEFAULT_CHECKPOINTS
 from model.tracking.hooks import build_hook
-from model.tracking.model import QueryTrackerModel, TrackerConfig
+from model.tracking.query_model import QueryTrackerModel, TrackerConfig
 
-DEFAULT_CHECKPOINTS: dict[str, Path] = {"baseline": ASSETS_DIR / "baseline.pt", "vsd-mot": ASSETS_DIR / "vsd_mot.pt"}
+__all__ = ["DEFAULT_CHECKPOINTS", "CheckpointMissingError", "checkpoint_path", "load_checkpoint", "save_checkpoint"]
 
 
 class CheckpointMissingError(FileNotFoundError):

@@ -60,7 +60,10 @@ def track_frames(
 def track_cache(tracker: Tracker, cache: FrameCache) -> dict[int, Tracks]:
     """Track a cached (sequence, degradation) span: detector outputs and frame quality come from the cache."""
     tracker.reset()
+    teacher = tracker.needs.teacher  # direct integration: the cache holds the embeddings training read
+    embeddings = cache.teacher(teacher) if teacher is not None else None
     return {
-        number: tracker.update(None, detections=cache.detections(number), quality=cache.quality_scores(number))
+        number: tracker.update(None, detections=cache.detections(number), quality=cache.quality_scores(number),
+                               teacher_embedding=None if embeddings is None else embeddings[cache.position(number)])
         for number in cache.frames
     }

@@ -19,7 +19,7 @@ from torch import Tensor
 from model.core.box_ops import box_iou_numpy
 from model.core.types import Detections, DetectorOutput, Tracks
 from model.tracking.hooks import HookInputs, HookNeeds, HookSwitches
-from model.tracking.model import QueryTrackerModel
+from model.tracking.query_model import QueryTrackerModel
 from model.tracking.proposals import proposal_inputs, to_model_boxes, to_pixel_boxes
 from model.vsd.quality import QualityScores, assess_frame
 from model.vsd.teacher import Teacher
@@ -88,9 +88,7 @@ class Tracker:
         self.detector = detector
         self.switches = model.hook.resolve(switches)
         self.needs: HookNeeds = model.hook.needs(self.switches)
-        if self.needs.teacher is not None:
-            if teacher is None:
-                raise ValueError(f"this checkpoint runs the {self.needs.teacher} teacher on every frame: pass teacher=")
+        if self.needs.teacher is not None and teacher is not None:
             if teacher.name != self.needs.teacher:
                 raise ValueError(f"this checkpoint was trained with the {self.needs.teacher} teacher, not {teacher.name}")
         self.teacher = teacher
@@ -105,9 +103,10 @@ class Tracker:
 
     @torch.no_grad()
     def update(self, frame: np.ndarray | None = None, detections: DetectorOutput | None = None,
-               quality: QualityScores | None = None) -> Tracks:
+               quality: QualityScores | None = None, teacher_embedding: np.ndarray | None = None) -> Tracks:
         """Track one frame. Pass ``frame`` (BGR uint8) and let the detector run, or a precomputed
-        ``DetectorOutput`` as ``detections``; ``quality`` skips re-assessing the frame."""
+        ``DetectorOutput`` as ``detections``; ``quality`` skips re-assessing the frame, and
+        ``teacher_embedding`` (D,) running the teacher (direct integration only, e.g. from a cache)."""
         if detections is None:
             if self.detector is None or frame is None:
                 raise ValueError("update() needs a frame and a detector, or precomputed detections")
@@ -123,9 +122,13 @@ class Tracker:
         track_anchors = torch.stack([t.anchor for t in self._tracks])[None] if self._tracks else torch.zeros(1, 0, 4)
         hook_inputs = HookInputs(quality=None if quality is None else torch.tensor([float(quality.q)]))
         if self.needs.teacher is not None:
-            if frame is None:
-                raise ValueError("direct teacher integration needs the frame itself, not only its detections")
-            hook_inputs.teacher_embedding = self.teacher.embed([frame])
+            if teacher_embedding is not None:
+                hook_inputs.teacher_embedding = torch.as_tensor(np.asarray(teacher_embedding, np.float32))[None]
+            elif frame is not None and self.teacher is not None:
+                hook_inputs.teacher_embedding = self.teacher.embed([frame])
+            else:
+                raise ValueError(f"this checkpoint fuses the {self.needs.teacher} teacher's embedding of every frame: "
+                                 "build the Tracker with teacher= and pass frames, or pass teacher_embedding=")
         out = self.model(track_content, track_anchors, proposals, hook_inputs, self.switches)
         scale, input_size, image_size = detections.scale, int(detections.input_size), detections.image_size
         scores = out.decoder.logits[-1, 0].sigmoid().numpy()

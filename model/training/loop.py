@@ -31,8 +31,8 @@ from model.core import settings
 from model.data.clips import HSV_RENDITION, TrainingSequence, load_sequence, mix_renditions, sample_clips
 from model.tracking.checkpoint import load_checkpoint, save_checkpoint
 from model.tracking.hooks import DirectTeacherHook, QueryHook, VSDHook
-from model.tracking.model import QueryTrackerModel
-from model.training.config import TrainConfig
+from model.tracking.query_model import QueryTrackerModel
+from model.training.run_config import TrainConfig
 from model.training.averaging import WeightAverage
 from model.training.objective import ClipObjective
 
@@ -98,7 +98,7 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
     torch.set_num_threads(cfg.num_threads)
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        dist.init_process_group("gloo")  # this loop keeps model and tensors on the CPU
     rank = dist.get_rank() if dist.is_initialized() else 0
     torch.manual_seed(cfg.seed)
     data_dir = data_dir or settings.data_dir()
@@ -139,7 +139,11 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
         scheduler.load_state_dict(state["scheduler"])
         start_epoch, log = state["epoch"], state["log"]
         if average is not None:
-            average.load_state_dict(state["weight_average"])
+            saved = state.get("weight_average")
+            if saved is None:
+                raise ValueError(f"{last_path} was written by a run without --weight-average: resume it without "
+                                 "the option, or train into a new --output")
+            average.load_state_dict(saved)
         if rank == 0:
             print(f"resumed from {last_path} at epoch {start_epoch}", file=sys.stderr)
 
@@ -175,10 +179,11 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
                 last_path,
             )
             if average is None:
-                _write_checkpoint(cfg, model, log, started, needs_teacher, out_dir / CHECKPOINT, "last")
+                _write_checkpoint(cfg, model, log, started, needs_teacher, detector.name, out_dir / CHECKPOINT, "last")
             else:  # averaging leaves the trajectory alone: the raw file is what the same run without it deploys
-                _write_checkpoint(cfg, average.averaged(model), log, started, needs_teacher, out_dir / CHECKPOINT, "ema")
-                _write_checkpoint(cfg, model, log, started, needs_teacher, out_dir / RAW_CHECKPOINT, "last")
+                _write_checkpoint(cfg, average.averaged(model), log, started, needs_teacher, detector.name,
+                                  out_dir / CHECKPOINT, "ema")
+                _write_checkpoint(cfg, model, log, started, needs_teacher, detector.name, out_dir / RAW_CHECKPOINT, "last")
     if dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
@@ -186,14 +191,14 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
 
 
 def _write_checkpoint(cfg: TrainConfig, model: QueryTrackerModel, log: list, started: float, needs_teacher: bool,
-                      path: Path, weights: str) -> None:
+                      detector_name: str, path: Path, weights: str) -> None:
     """A deployable checkpoint (fp16 weights + config + model-card metadata), rewritten every epoch;
     ``weights`` says which: the last weights or their average."""
     meta = {
         "variant": cfg.variant,
         "train_config": _jsonable(asdict(cfg)),
         "teacher": cfg.teacher if needs_teacher else None,
-        "detector": "yolox_nano",
+        "detector": detector_name,
         "train_spans": cfg.spans,
         "log": log,
         "train_hours": round((time.time() - started) / 3600, 3),

@@ -15,9 +15,9 @@ from torch import Tensor, nn
 from model.data.augment import SHIFT_UNIT, shift_boxes, shift_features
 from model.data.clips import FrameTargets, TrainingSequence
 from model.tracking.hooks import HookInputs
-from model.tracking.model import QueryTrackerModel
+from model.tracking.query_model import QueryTrackerModel
 from model.tracking.proposals import ProposalInputs, proposal_inputs
-from model.training.config import TrainConfig
+from model.training.run_config import TrainConfig
 from model.training.losses import LossWeights, assign, frame_loss
 
 

@@ -39,7 +39,6 @@ import numpy as np
 from scipy import special
 from tqdm import tqdm
 
-from model.core.choices import DEGRADE_PRESETS
 from model.data.video import VIDEO_SUFFIXES, open_frames
 
 KERNEL_TYPES = ("iso", "aniso", "generalized_iso", "generalized_aniso", "plateau_iso", "plateau_aniso")
@@ -157,8 +156,6 @@ PRESETS: dict[str, DegradationConfig] = {
     # The published Real-ESRGAN x4plus ranges (the dataclass defaults).
     "realesrgan": DegradationConfig(),
 }
-if tuple(PRESETS) != DEGRADE_PRESETS:  # the choice lists everywhere else are read from model.core.choices
-    raise ImportError(f"degradation presets {tuple(PRESETS)} differ from model.core.choices {DEGRADE_PRESETS}")
 
 
 @dataclass

@@ -82,7 +82,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-# BGR -> gray weights (ITU-R BT.601), the same as OpenCV's COLOR_BGR2GRAY.
 LAPLACIAN_KERNEL = np.array([[0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=np.float32)
 IMMERKAER_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32)
 IMMERKAER_NORM = 6.0  # sqrt(sum(IMMERKAER_KERNEL ** 2)): residual std per unit of noise sigma
@@ -224,7 +223,7 @@ def raw_measures(frame: np.ndarray, config: QualityConfig | None = None) -> tupl
 
 
 def assess_frame(frame: np.ndarray, config: QualityConfig | None = None) -> QualityScores:
-    """Quality of one frame (BGR uint8 or gray): the OpenCV/numpy reference for :class:`FrameQuality`."""
+    """Quality of one frame (BGR uint8 or gray): computed with OpenCV and numpy."""
     config = config or QualityConfig()
     clarity_raw, noise_raw, contrast_raw = raw_measures(frame, config)
     clarity = saturating_log(clarity_raw, config.clarity_scale, config.clarity_saturation)

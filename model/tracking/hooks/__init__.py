@@ -12,7 +12,7 @@ from model.tracking.hooks.base import (
 )
 from model.tracking.hooks.direct import DirectTeacherHook
 from model.tracking.hooks.identity import IdentityHook
-from model.tracking.hooks.vsd import VSDHook
+from model.tracking.hooks.student_dswr import VSDHook
 
 __all__ = [
     "HOOKS", "DirectTeacherHook", "HookInputs", "HookNeeds", "HookOutput", "HookSwitches", "IdentityHook",

@@ -103,6 +103,9 @@ class QueryHook(nn.Module, ABC):
                 f"a {self.kind!r} hook has no {' / '.join(turned_on)} to switch on (its switches: {has})"
             )
         own = {name: value for name, value in requested.items() if name in self.switch_names}
+        weight = own.get("fixed_weight")
+        if weight is not None and not 0.0 <= weight <= 1.0:
+            raise ValueError(f"fixed_weight is a mixing ratio and must lie in [0, 1], got {weight}")
         return replace(self.trained_switches(), **own)
 
     def needs(self, switches: HookSwitches) -> HookNeeds:

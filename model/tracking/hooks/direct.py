@@ -29,6 +29,8 @@ class DirectTeacherHook(QueryHook):
         self.dswr_config = dswr_config or DSWRConfig()
         self.project = nn.Linear(teacher_dim, 256)
         self.dswr = DSWR(self.dswr_config)
+        if not 0.0 <= fixed_weight <= 1.0:
+            raise ValueError(f"fixed_weight is a mixing ratio and must lie in [0, 1], got {fixed_weight}")
         self._trained = HookSwitches(dswr=trained_dswr, fixed_weight=fixed_weight)
 
     def trained_switches(self) -> HookSwitches:
@@ -43,6 +45,8 @@ class DirectTeacherHook(QueryHook):
             raise ValueError(f"direct integration needs the {self.teacher_name} teacher's embedding of the frame")
         semantic = self.project(inputs.teacher_embedding.reshape(queries.shape[0], 1, -1))
         if switches.dswr:
+            if inputs.quality is None:
+                raise ValueError("DSWR needs the frame quality Q; pass HookInputs(quality=...) or switch DSWR off")
             fused = self.dswr(semantic, queries, inputs.quality)
         else:
             fused = fixed_ratio_fusion(semantic, queries, float(switches.fixed_weight))

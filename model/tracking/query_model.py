@@ -106,12 +106,13 @@ class QueryTrackerModel(nn.Module):
         track_anchors: Tensor,
         proposals: ProposalInputs,
         hook_inputs: HookInputs,
-        switches: HookSwitches,
+        switches: HookSwitches | None = None,
         padding_mask: Tensor | None = None,
     ) -> FrameOutput:
         """Shapes: track_content (B, t, d), track_anchors (B, t, 4) cxcywh; ``proposals`` from
-        :func:`model.tracking.proposals.proposal_inputs`; ``switches`` resolved by ``self.hook.resolve``;
-        padding_mask (B, t + m), True = padding."""
+        :func:`model.tracking.proposals.proposal_inputs`; ``switches`` for the hook (unset fields: as
+        trained); padding_mask (B, t + m), True = padding."""
+        switches = self.hook.resolve(switches)  # idempotent on resolved switches, so callers may resolve once
         content = self.proposal_queries(proposals.anchors, proposals.scores, proposals.features)
         queries = torch.cat((track_content, content), dim=1)
         anchors = torch.cat((track_anchors, proposals.anchors), dim=1)

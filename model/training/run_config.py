@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from model.core.choices import DISTILL_MODES, TEACHER_VIEWS, TEACHERS, TRAIN_VARIANTS
 from model.data.clips import TRAIN_SPANS
-from model.tracking.model import TrackerConfig
+from model.tracking.query_model import TrackerConfig
 from model.vsd.student import StudentConfig
 
 
@@ -46,6 +47,14 @@ class TrainConfig:
     spans: tuple[tuple[str, int, int], ...] = TRAIN_SPANS  # (sequence, first, last) to train on
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     student_size: StudentConfig = field(default_factory=StudentConfig)  # the paper leaves hidden_dim open
+
+    def __post_init__(self) -> None:
+        for name, allowed in (("variant", TRAIN_VARIANTS), ("distill", DISTILL_MODES), ("teacher", TEACHERS),
+                              ("teacher_view", TEACHER_VIEWS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if self.weight_average is not None and not 0.0 < self.weight_average < 1.0:
+            raise ValueError(f"weight_average is an EMA decay in (0, 1), got {self.weight_average}")
 
     @property
     def needs_teacher(self) -> bool:
