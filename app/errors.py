@@ -9,6 +9,7 @@ map both, so no stack trace from deep inside ever reaches a user.
 from __future__ import annotations
 
 import logging
+from contextvars import ContextVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +21,7 @@ from model.tracking.checkpoint import CheckpointMissingError
 from model.data.video import FrameTooLargeError, UnreadableVideoError
 
 log = logging.getLogger("app")
+REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)  # set by app.gate.RequestContext
 
 
 class ErrorBody(BaseModel):
@@ -27,6 +29,7 @@ class ErrorBody(BaseModel):
 
     error: str
     detail: str
+    request_id: str | None = None  # the same id as the X-Request-ID header and the server's log line
 
 
 class AppError(Exception):
@@ -117,8 +120,13 @@ def as_app_error(exc: BaseException) -> AppError | None:
 
 
 def error_response(status: int, code: str, detail: str, retry_after: int | None = None) -> JSONResponse:
+    """The JSON error; a caller's mistake (4xx) is logged as one line with the request id."""
+    request_id = REQUEST_ID.get()
+    if status < 500:
+        log.info("%d %s: %s [request %s]", status, code, detail, request_id)
     headers = {"Retry-After": str(int(retry_after))} if retry_after is not None else None
-    return JSONResponse(status_code=status, content=ErrorBody(error=code, detail=detail).model_dump(), headers=headers)
+    body = ErrorBody(error=code, detail=detail, request_id=request_id)
+    return JSONResponse(status_code=status, content=body.model_dump(), headers=headers)
 
 
 def app_error_response(exc: AppError) -> JSONResponse:
@@ -181,8 +189,16 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-        mapped = as_app_error(exc)
-        if mapped is not None:
-            return app_error_response(mapped)
-        log.exception("unhandled error")
-        return error_response(500, "internal_error", f"internal error ({type(exc).__name__}); see the server log")
+        return unexpected_error_response(exc)
+
+
+def unexpected_error_response(exc: Exception) -> JSONResponse:
+    """A library error a user caused (mapped to its 4xx), or a server fault: traceback to the log under
+    the request id, a 500 naming that id to the client -- never the traceback or a server path."""
+    mapped = as_app_error(exc)
+    if mapped is not None:
+        return app_error_response(mapped)
+    request_id = REQUEST_ID.get()
+    log.error("unhandled error [request %s]", request_id, exc_info=exc)
+    return error_response(500, "internal_error",
+                          f"internal error ({type(exc).__name__}); the server log has it under request {request_id}")

@@ -37,8 +37,8 @@ class Sniffed:
     """The verdict on an upload's first bytes.
 
     Attributes:
-        kind: "video" (a container our decoders read), "image" (a still picture) or "unknown"
-            (let the decoder try, and say so if it cannot).
+        kind: "video" (a container our decoders read), "image" (a still picture), "text" (plain
+            text, e.g. notes renamed .mp4) or "unknown" (let the decoder try, and say so if it cannot).
         description: what it is, for messages ("a PNG image", "an MP4/QuickTime video").
         suffix: the suffix the decoders should see for a video (".mp4", ".avi", ".mkv", ".gif").
     """
@@ -65,7 +65,21 @@ def sniff(head: bytes) -> Sniffed:
     for offset, signature, description in IMAGE_SIGNATURES:
         if head[offset : offset + len(signature)] == signature:
             return Sniffed("image", description)
+    if head and _is_text(head):
+        return Sniffed("text", "a text file")
     return Sniffed("unknown", "not a recognised video format")
+
+
+def _is_text(head: bytes) -> bool:
+    """Printable UTF-8 (tabs and newlines allowed) with no NUL: no video container starts like that."""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:  # a multi-byte character cut at the end of the head is still text
+        try:
+            text = head[:-3].decode("utf-8") if len(head) > 3 else ""
+        except UnicodeDecodeError:
+            return False
+    return bool(text) and all(ch.isprintable() or ch in "\t\r\n" for ch in text)
 
 
 _UNSAFE = re.compile(r"[\\/]")

@@ -1,4 +1,10 @@
-"""Requests refused at the door, before routing and before their body is read.
+"""Every request passes here first: it gets an id and the public-Space headers, and some are
+refused at the door, before routing and before their body is read.
+
+- :class:`RequestContext` (outermost): a request id (the client's ``X-Request-ID`` when it is a short
+  plain token, else a new one) that every log line, every JSON error and the ``X-Request-ID``
+  response header carry; and ``X-Content-Type-Options: nosniff`` on every response, ours or Gradio's,
+  so a browser never runs an upload it was told is a video.
 
 Why at the door: a route only runs once FastAPI has parsed (and spooled) the whole multipart body,
 so a refusal made there still costs the upload's bandwidth, memory and disk. Two refusals cannot
@@ -13,14 +19,56 @@ wait that long:
 
 from __future__ import annotations
 
+import re
+import uuid
 from urllib.parse import unquote
 
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import BadPathError, QueueFullError, app_error_response
+from app.errors import REQUEST_ID, BadPathError, QueueFullError, app_error_response, unexpected_error_response
 from app.jobs import JobManager
 
 DOT_SEGMENTS = {".", ".."}
+CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"),)
+
+
+class RequestContext:
+    """ASGI middleware: a request id for logs, errors and the response, and the security headers."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        offered = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = offered if CLIENT_REQUEST_ID.match(offered) else uuid.uuid4().hex[:16]
+        token = REQUEST_ID.set(request_id)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
+                message["headers"] = [*message.get("headers", []), *extra, (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send_with_headers(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:  # a server fault: logged with its traceback, answered without one
+            if started:
+                raise
+            await unexpected_error_response(exc)(scope, receive, send_with_headers)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 def has_dot_segment(path: str) -> bool:

@@ -2,7 +2,8 @@
 
 Order matters: Gradio mounted at "/" catches every path, so the API routes are registered before
 the mount (routes added after it would answer 404). Middlewares run outermost first: the path
-guard, then admission (queue full -> 429 before the body is read), then the streaming size limit.
+context (request id, security headers), the path guard, then admission (queue full -> 429 before
+the body is read), then the streaming size limit.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fastapi import FastAPI
 from app.api import MULTIPART_SLACK_BYTES, UPLOAD_ROUTES, build_router
 from app.config import AppConfig
 from app.errors import install_error_handlers
-from app.gate import Admission, PathGuard
+from app.gate import Admission, PathGuard, RequestContext
 from app.jobs import JobManager
 from app.service import TrackingService
 from app.upload_limit import UploadSizeLimit
@@ -53,7 +54,8 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
     app.add_middleware(UploadSizeLimit, limit_bytes=config.max_upload_bytes + MULTIPART_SLACK_BYTES,
                        paths=UPLOAD_ROUTES, limit_text=f"{config.max_upload_mb} MB")
     app.add_middleware(Admission, jobs=jobs, paths=UPLOAD_ROUTES, capacity=config.upload_capacity)
-    app.add_middleware(PathGuard)  # added last = runs first
+    app.add_middleware(PathGuard)
+    app.add_middleware(RequestContext)  # added last = runs first: every answer, even a refusal, carries its id
     app.include_router(build_router(service, jobs, config))
     return gr.mount_gradio_app(app, build_ui(service, jobs, config), path="/",
                                max_file_size=f"{config.max_upload_mb}mb", show_error=True)

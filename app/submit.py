@@ -57,7 +57,7 @@ def store_by_content(upload: Path, shown_name: str) -> Path:
     """Refuse still images; give a recognised video the suffix its decoder needs."""
     with upload.open("rb") as handle:
         verdict = sniff(handle.read(HEAD_BYTES))
-    if verdict.kind == "image":
+    if verdict.kind in ("image", "text"):
         raise UnsupportedFileError(f"{shown_name} is {verdict.description}, not a video: upload one of {ACCEPTED}")
     if verdict.kind == "video" and verdict.suffix != upload.suffix.lower():
         return upload.rename(upload.with_name(f"upload{verdict.suffix}"))

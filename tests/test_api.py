@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -433,3 +434,47 @@ def test_a_result_before_the_job_finishes_is_a_409(client: TestClient, clip: Pat
         gate.set()
     assert jobs.wait(waiting["id"], timeout=60).state == "done"
     assert json.loads(client.get(f"/jobs/{waiting['id']}/result").text)["meta"]["frames_processed"] == 2
+
+
+# ------------------------------------------------------------------------------ public-Space hygiene
+
+
+@pytest.mark.parametrize("path", ["/health", "/models", "/docs", "/openapi.json", "/", "/jobs/" + "0" * 32,
+                                  "/jobs/nope/result", "/no-such-page"])
+def test_every_answer_carries_nosniff_and_a_request_id(client: TestClient, path: str) -> None:
+    response = client.get(path)
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert re.fullmatch(r"[0-9a-f]{16}", response.headers["x-request-id"])
+    if response.status_code >= 400 and "error" in response.json():  # our JSON errors (Gradio has its own 404)
+        assert response.json()["request_id"] == response.headers["x-request-id"]
+
+
+def test_a_plain_client_request_id_is_kept_and_an_odd_one_replaced(client: TestClient) -> None:
+    assert client.get("/health", headers={"X-Request-ID": "run-42.a_b"}).headers["x-request-id"] == "run-42.a_b"
+    odd = client.get("/health", headers={"X-Request-ID": "x" * 65}).headers["x-request-id"]
+    assert odd != "x" * 65 and re.fullmatch(r"[0-9a-f]{16}", odd)
+
+
+def test_a_text_file_renamed_mp4_is_a_415_logged_as_one_line(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="app"):
+        response = client.post("/track", files={"video": ("notes.mp4", b"meeting notes: track people\n" * 20)})
+    assert response.status_code == 415 and response.json()["error"] == "unsupported_file"
+    assert "notes.mp4 is a text file, not a video" in response.json()["detail"]
+    lines = [r for r in caplog.records if response.json()["request_id"] in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None and "415 unsupported_file" in lines[0].getMessage()
+
+
+def test_a_server_fault_is_logged_with_its_traceback_and_answered_without_one(
+    client: TestClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("disk on fire at /srv/secret/path")
+
+    monkeypatch.setattr(client.app.state.service, "models_status", broken)
+    with caplog.at_level("INFO", logger="app"), TestClient(client.app, raise_server_exceptions=False) as raw:
+        response = raw.get("/models")
+    body = response.json()
+    assert response.status_code == 500 and body["error"] == "internal_error"
+    assert "Traceback" not in response.text and "/srv/secret" not in response.text and body["request_id"] in body["detail"]
+    logged = [r for r in caplog.records if body["request_id"] in r.getMessage()]
+    assert logged and logged[0].exc_info is not None  # the traceback is in the log, under the same id

@@ -410,7 +410,7 @@ class BadInput:
 
 BAD_INPUTS = {
     "empty file": BadInput("empty", "empty.mp4", {}, 400, "empty_upload", "empty.mp4 is empty (0 bytes)"),
-    "text renamed .mp4": BadInput("text", "notes.mp4", {}, 422, "unreadable_video", "cannot open notes.mp4 as a video"),
+    "text renamed .mp4": BadInput("text", "notes.mp4", {}, 415, "unsupported_file", "notes.mp4 is a text file, not a video"),
     "text as .txt": BadInput("text", None, {}, 415, "unsupported_file", "notes.txt is not a supported clip"),
     "truncated mp4 (first 10%)": BadInput(
         "truncated_10pct", None, {}, 422, "clip_too_long", "the clip has 1394 frames"),
@@ -451,7 +451,9 @@ def test_bad_input_gets_a_clear_4xx_and_the_server_keeps_serving(
     assert response.status_code == bad.status, response.text
     assert response.headers["content-type"] == "application/json"
     body = response.json()
-    assert set(body) == {"error", "detail"} and body["error"] == bad.code
+    assert set(body) == {"error", "detail", "request_id"} and body["error"] == bad.code
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert response.headers["x-content-type-options"] == "nosniff"
     assert bad.words in body["detail"]
     assert "Traceback" not in body["detail"] and str(live.jobs.root) not in body["detail"]
     assert set(os.listdir(live.jobs.root)) <= before | _finished_ids(live)  # a refusal leaves no folder
