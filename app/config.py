@@ -34,6 +34,14 @@ def _path(name: str, raw: str) -> Path:
     return Path(raw).expanduser()
 
 
+def _origins(name: str, raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip() for o in raw.split(",") if o.strip())
+    bad = [o for o in origins if o != "*" and not o.startswith(("http://", "https://"))]
+    if bad:
+        raise ValueError(f"environment variable {name}: {bad[0]!r} is not an origin like https://example.org")
+    return origins
+
+
 # The field holding each variant's checkpoint (its metadata names the variable that sets it).
 CHECKPOINT_FIELDS: dict[str, str] = {"baseline": "baseline_checkpoint", "vsd-mot": "vsdmot_checkpoint"}
 
@@ -60,6 +68,8 @@ class AppConfig:
         render_width: width of each rendered panel in pixels; frames are scaled down to it so
             encoding stays cheap (``VSDMOT_RENDER_WIDTH``).
         torch_threads: intra-op threads for the tracker (``VSDMOT_TORCH_THREADS``).
+        cors_origins: browser origins allowed to call the API from other sites (``VSDMOT_CORS_ORIGINS``,
+            comma-separated); none by default, so CORS stays off unless configured.
         examples_dir: folder of example clips shown in the UI (``VSDMOT_VIDEOS_DIR``), or None.
     """
 
@@ -79,6 +89,7 @@ class AppConfig:
     jobs_dir: Path = field(default_factory=lambda: settings.cache_dir() / "jobs", metadata=_env("VSDMOT_JOBS_DIR", parse=_path))
     render_width: int = field(default=640, metadata=_env("VSDMOT_RENDER_WIDTH", minimum=2))
     torch_threads: int = field(default=1, metadata=_env("VSDMOT_TORCH_THREADS", minimum=1))
+    cors_origins: tuple[str, ...] = field(default=(), metadata=_env("VSDMOT_CORS_ORIGINS", parse=_origins))
     # Read through model.core.settings (VSDMOT_VIDEOS_DIR, or the offline bundle's videos/).
     examples_dir: Path | None = field(default_factory=settings.videos_dir)
 

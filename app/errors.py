@@ -98,6 +98,10 @@ class BadPathError(AppError):
     status, code = 404, "not_found"
 
 
+class CrossOriginRefusedError(AppError):
+    status, code = 403, "cross_origin_refused"
+
+
 class JobFailedError(AppError):
     """A job's stored failure, re-raised with the status it had when it happened."""
 

@@ -25,7 +25,9 @@ from urllib.parse import unquote
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.errors import REQUEST_ID, BadPathError, QueueFullError, app_error_response, unexpected_error_response
+from app.errors import (
+    REQUEST_ID, BadPathError, CrossOriginRefusedError, QueueFullError, app_error_response, unexpected_error_response,
+)
 from app.jobs import JobManager
 
 DOT_SEGMENTS = {".", ".."}
@@ -122,3 +124,24 @@ class Admission:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+
+class CrossOriginGuard:
+    """ASGI middleware for a server with CORS off: a browser's cross-origin preflight for an API route
+    is refused here, so no other layer (Gradio answers preflights for any path it is mounted under)
+    can grant one. Same-origin pages, curl and scripts never send preflights and are not affected."""
+
+    def __init__(self, app: ASGIApp, api_paths: tuple[str, ...]) -> None:
+        self.app, self.api_paths = app, api_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "OPTIONS":
+            headers = dict(scope.get("headers") or [])
+            path = scope.get("path", "")
+            is_api = any(path == p or path.startswith(p.rstrip("/") + "/") for p in self.api_paths)
+            if is_api and b"origin" in headers and b"access-control-request-method" in headers:
+                error = CrossOriginRefusedError("cross-origin calls are not enabled on this server "
+                                                "(its operator can allow origins with VSDMOT_CORS_ORIGINS)")
+                await app_error_response(error)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -14,10 +14,10 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import MULTIPART_SLACK_BYTES, UPLOAD_ROUTES, build_router
+from app.api import API_PATHS, MULTIPART_SLACK_BYTES, UPLOAD_ROUTES, build_router
 from app.config import AppConfig
 from app.errors import install_error_handlers
-from app.gate import Admission, PathGuard, RequestContext
+from app.gate import Admission, CrossOriginGuard, PathGuard, RequestContext
 from app.jobs import JobManager
 from app.service import TrackingService
 from app.upload_limit import UploadSizeLimit
@@ -54,6 +54,13 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
     app.add_middleware(UploadSizeLimit, limit_bytes=config.max_upload_bytes + MULTIPART_SLACK_BYTES,
                        paths=UPLOAD_ROUTES, limit_text=f"{config.max_upload_mb} MB")
     app.add_middleware(Admission, jobs=jobs, paths=UPLOAD_ROUTES, capacity=config.upload_capacity)
+    if config.cors_origins:  # off unless configured: a public Space answers its own pages only
+        from fastapi.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
+                           allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"])
+    else:
+        app.add_middleware(CrossOriginGuard, api_paths=API_PATHS)
     app.add_middleware(PathGuard)
     app.add_middleware(RequestContext)  # added last = runs first: every answer, even a refusal, carries its id
     app.include_router(build_router(service, jobs, config))

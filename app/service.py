@@ -148,8 +148,9 @@ def load_variant(name: str, checkpoint: Path) -> LoadedVariant:
     setting = AppConfig.checkpoint_setting(name)
     try:
         model, meta = load_checkpoint(checkpoint_path(name, checkpoint))
-    except FileNotFoundError as exc:
-        variant.reason = f"{str(exc).replace(str(PROJECT_ROOT) + '/', '')} (server setting: {setting})"
+    except FileNotFoundError as exc:  # said without the server's own folders
+        reason = str(exc).replace(str(Path(checkpoint)), _short_path(checkpoint)).replace(str(PROJECT_ROOT) + "/", "")
+        variant.reason = f"{reason} (server setting: {setting})"
         return variant
     except Exception as exc:  # a corrupt or foreign file must not stop the server
         variant.reason = f"cannot load {_short_path(checkpoint)}: {exc}"

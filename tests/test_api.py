@@ -14,6 +14,7 @@ import io
 import json
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -478,3 +479,34 @@ def test_a_server_fault_is_logged_with_its_traceback_and_answered_without_one(
     assert "Traceback" not in response.text and "/srv/secret" not in response.text and body["request_id"] in body["detail"]
     logged = [r for r in caplog.records if body["request_id"] in r.getMessage()]
     assert logged and logged[0].exc_info is not None  # the traceback is in the log, under the same id
+
+
+def test_cors_is_off_unless_configured(client: TestClient, baseline_ckpt: Path, tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = {"Origin": "https://elsewhere.example", "Access-Control-Request-Method": "POST"}
+    preflight = client.options("/track", headers=asked)
+    assert preflight.status_code == 403 and "access-control-allow-origin" not in preflight.headers
+    assert preflight.json()["error"] == "cross_origin_refused"
+    assert "access-control-allow-origin" not in client.get("/health", headers={"Origin": asked["Origin"]}).headers
+    config = _config(tmp_path, baseline_ckpt, tmp_path / "none.pt")
+    config.cors_origins = ("https://elsewhere.example",)
+    with TestClient(create_app(config)) as allowed:
+        answer = allowed.get("/health", headers={"Origin": asked["Origin"]})
+        assert answer.headers["access-control-allow-origin"] == asked["Origin"]
+        assert allowed.options("/track", headers=asked).headers["access-control-allow-origin"] == asked["Origin"]
+    monkeypatch.setenv("VSDMOT_CORS_ORIGINS", "https://a.example, https://b.example")
+    assert AppConfig.from_env().cors_origins == ("https://a.example", "https://b.example")
+    monkeypatch.setenv("VSDMOT_CORS_ORIGINS", "a.example")
+    with pytest.raises(ValueError, match="not an origin"):
+        AppConfig.from_env()
+
+
+def test_downloads_are_attachments(client: TestClient, clip: Path) -> None:
+    job = post_clip(client, clip, route="/jobs", variant="baseline", max_frames=3).json()
+    for _ in range(600):
+        if client.get(f"/jobs/{job['id']}").json()["state"] in ("done", "failed"):
+            break
+        time.sleep(0.1)
+    for path in (f"/jobs/{job['id']}/video", f"/jobs/{job['id']}/mot/baseline"):
+        disposition = client.get(path).headers["content-disposition"]
+        assert disposition.startswith("attachment;") and "filename=" in disposition
