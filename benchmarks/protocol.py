@@ -20,6 +20,7 @@ re-run only computes what is new.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import multiprocessing
 import statistics as stats
 import sys
@@ -31,7 +32,11 @@ from pathlib import Path
 
 import numpy as np
 
+import torch
+import trackers
+
 from benchmarks.common import machine_line
+from benchmarks.runs import is_finished, run_dir, train
 from model.core import settings
 from model.core.types import Tracks
 from model.data.cache import FrameCache, build_frame_cache, rendered_frames
@@ -41,6 +46,9 @@ from model.evaluation.protocol import (
     tracker_identity,
 )
 from model.evaluation.statistics import Estimate, bootstrap_mean, paired_difference, verdict
+from model.tracking.detector import YoloxDetector
+from model.tracking.pipeline import load_tracker, track_cache
+from model.tracking.runtime import RuntimeConfig
 
 PEERS = {"ByteTrack": "ByteTrackTracker", "OC-SORT": "OCSORTTracker", "SORT": "SORTTracker",
          "BoT-SORT": "BoTSORTTracker", "McByte": "McByteTracker", "CBIoU": "CBIoUTracker"}
@@ -61,11 +69,17 @@ class LearnedRow:
     file: str = "checkpoint.pt"  # which checkpoint of the run
 
     def checkpoints(self, profile: Profile) -> dict[int | None, Path]:
+        """Checkpoint per training seed, of finished runs only (a run rewrites its checkpoint every epoch)."""
         if self.shipped is not None:
             return {None: self.shipped}
-        from benchmarks.runs import run_dir
-
-        return {seed: run_dir(self.run, seed) / self.file for seed in profile.training_seeds}
+        out = {}
+        for seed in profile.training_seeds:
+            if is_finished(run_dir(self.run, seed)):
+                out[seed] = run_dir(self.run, seed) / self.file
+            else:
+                print(f"# {self.label}, seed {seed}: run {run_dir(self.run, seed)} is not finished "
+                      "(python -m benchmarks.protocol --train)", file=sys.stderr)
+        return out
 
 
 # Weight averaging does not change a run's trajectory (tests/test_train.py checks it bit for bit), so one
@@ -104,8 +118,6 @@ def _data_dir() -> Path:
 
 
 def _build_cache(rendition: Rendition) -> str:
-    from model.tracking.detector import YoloxDetector
-
     build_frame_cache(_data_dir() / rendition.set.sequence, rendition.cache_key(), YoloxDetector(), progress=False)
     return rendition.label
 
@@ -118,10 +130,6 @@ def _cache(rendition: Rendition) -> FrameCache:
 
 def _evaluate_checkpoint(variant: str, checkpoint: Path, todo: list[Rendition]) -> list[tuple[Rendition, UnitResult]]:
     """Worker: one checkpoint over the renditions it has no stored result for."""
-    import torch
-
-    from model.tracking.pipeline import load_tracker, track_cache
-
     torch.set_num_threads(1)
     tracker, meta = load_tracker(variant, checkpoint)
     store, out = ResultStore(), []
@@ -155,8 +163,6 @@ def _from_sv(out) -> Tracks:
 
 def _evaluate_peers(rendition: Rendition, names: list[str]) -> list[tuple[str, UnitResult]]:
     """Worker: the named peers over one rendition, in one pass over its frames."""
-    import trackers
-
     data = _data_dir()
     seq_dir = data / rendition.set.sequence
     fps = float(read_seqinfo(seq_dir).get("frameRate", 30))
@@ -179,10 +185,6 @@ def _evaluate_peers(rendition: Rendition, names: list[str]) -> list[tuple[str, U
 
 def compute(profile: Profile, jobs: int, peers: list[str], learned: tuple[LearnedRow, ...]) -> Table:
     """Everything the table needs: caches, then stored or new unit results."""
-    import hashlib
-
-    from model.tracking.runtime import RuntimeConfig
-
     todo_renditions = renditions(profile)
     store, table = ResultStore(), Table()
     started = time.perf_counter()
@@ -195,7 +197,7 @@ def compute(profile: Profile, jobs: int, peers: list[str], learned: tuple[Learne
         for row in learned:
             for seed, checkpoint in row.checkpoints(profile).items():
                 if not checkpoint.is_file():
-                    print(f"# {row.label}, seed {seed}: no checkpoint at {checkpoint} (run with --train)", file=sys.stderr)
+                    print(f"# {row.label}, seed {seed}: no checkpoint at {checkpoint}", file=sys.stderr)
                     continue
                 identity = tracker_identity(hashlib.sha256(checkpoint.read_bytes()).hexdigest(), RuntimeConfig())
                 todo = []
@@ -370,8 +372,6 @@ def main(argv: list[str] | None = None) -> int:
     profile = PROFILES[args.profile]
     if args.train:
         from concurrent.futures import ThreadPoolExecutor
-
-        from benchmarks.runs import train
 
         runs = sorted({(row.run, seed) for seed in profile.training_seeds for row in LEARNED if row.run is not None})
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
