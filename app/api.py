@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, File, Form, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 
 from app.config import UPLOAD_SUFFIXES, AppConfig
@@ -19,7 +19,7 @@ from app.errors import (
 from app.jobs import Job, JobManager
 from app.schemas import Health, JobStatus, ModelsStatus, TrackResult
 from app.service import TrackingService, TrackOptions
-from app.submit import submit_clip
+from app.submit import client_key, submit_clip
 from model import __version__
 from model.core.choices import BOTH, DEGRADE_CHOICES, NO_DEGRADATION, SEED_MAX, VARIANT_CHOICES, VARIANTS
 
@@ -100,12 +100,16 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
         """What is loaded, with checkpoint hashes and teachers, and what is missing and why."""
         return service.models_status()
 
+    def owner(request: Request) -> str:
+        return client_key(request.client.host if request.client else None, request.headers, config.trust_forwarded_for)
+
     @router.post(
         "/track", response_model=TrackResult, tags=["tracking"],
         responses={**UPLOAD_ERRORS, 200: {"content": {"text/plain": {"example": "1,1,10.0,20.0,30.0,60.0,0.9,-1,-1,-1"}},
                                           "description": "JSON (output=json) or MOTChallenge text (output=mot)"}},
     )
     def track(
+        request: Request,
         video: VideoField,
         options: Annotated[TrackOptions, Depends(track_options)],
         output: Annotated[Literal["json", "mot"], Form(
@@ -119,7 +123,7 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
         if output == "mot" and options.variant == BOTH:
             raise BadOptionError("output=mot returns one tracker's file: choose variant=baseline or vsd-mot")
         options.render = False
-        job = submit_clip(service, jobs, video.file, video.filename, options)
+        job = submit_clip(service, jobs, video.file, video.filename, options, owner(request))
         job = jobs.wait(job.id)
         if job.state == "failed":
             raise JobFailedError(job.error or "tracking failed", job.error_status, job.error_code)
@@ -128,9 +132,10 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
         return Response(jobs.result_json(job.id), media_type="application/json")  # stored as TrackResult
 
     @router.post("/jobs", response_model=JobStatus, status_code=202, tags=["jobs"], responses=UPLOAD_ERRORS)
-    def create_job(video: VideoField, options: Annotated[TrackOptions, Depends(track_options)]) -> dict[str, Any]:
+    def create_job(request: Request, video: VideoField,
+                   options: Annotated[TrackOptions, Depends(track_options)]) -> dict[str, Any]:
         """Queue a clip and return at once; poll ``GET /jobs/{id}``. Renders the side-by-side video."""
-        return job_status(jobs, submit_clip(service, jobs, video.file, video.filename, options))
+        return job_status(jobs, submit_clip(service, jobs, video.file, video.filename, options, owner(request)))
 
     @router.get("/jobs/{job_id}", response_model=JobStatus, tags=["jobs"], responses=JOB_ERRORS)
     def get_job(job_id: str) -> dict[str, Any]:

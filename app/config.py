@@ -34,6 +34,13 @@ def _path(name: str, raw: str) -> Path:
     return Path(raw).expanduser()
 
 
+def _flag(name: str, raw: str) -> bool:
+    value = raw.lower()
+    if value not in ("1", "true", "yes", "0", "false", "no"):
+        raise ValueError(f"environment variable {name}={raw!r} must be true or false (1/0, yes/no)")
+    return value in ("1", "true", "yes")
+
+
 def _origins(name: str, raw: str) -> tuple[str, ...]:
     origins = tuple(o.strip() for o in raw.split(",") if o.strip())
     bad = [o for o in origins if o != "*" and not o.startswith(("http://", "https://"))]
@@ -63,6 +70,10 @@ class AppConfig:
             their header before any frame is decoded (``VSDMOT_MAX_FRAME_PIXELS``; default 4K UHD).
         workers: jobs tracked at the same time (``VSDMOT_WORKERS``); each uses ``torch_threads``.
         max_queued: jobs allowed to wait; more are refused with 429 (``VSDMOT_MAX_QUEUED``).
+        max_jobs_per_client: queued + running jobs one client may hold; more are refused with 429, so one
+            script cannot fill a public Space's queue (``VSDMOT_MAX_JOBS_PER_CLIENT``).
+        trust_forwarded_for: tell clients apart by the first ``X-Forwarded-For`` address (behind a proxy
+            that sets it, e.g. a Hugging Face Space) instead of the connection's (``VSDMOT_TRUST_FORWARDED_FOR``).
         job_ttl_s: how long finished results stay on disk (``VSDMOT_JOB_TTL_S``).
         jobs_dir: where uploads and results live (``VSDMOT_JOBS_DIR``; default in the cache dir).
         render_width: width of each rendered panel in pixels; frames are scaled down to it so
@@ -85,6 +96,8 @@ class AppConfig:
     max_frame_pixels: int = field(default=UHD_4K_PIXELS, metadata=_env("VSDMOT_MAX_FRAME_PIXELS", minimum=1))
     workers: int = field(default=1, metadata=_env("VSDMOT_WORKERS", minimum=1))
     max_queued: int = field(default=8, metadata=_env("VSDMOT_MAX_QUEUED", minimum=0))
+    max_jobs_per_client: int = field(default=2, metadata=_env("VSDMOT_MAX_JOBS_PER_CLIENT", minimum=1))
+    trust_forwarded_for: bool = field(default=False, metadata=_env("VSDMOT_TRUST_FORWARDED_FOR", parse=_flag))
     job_ttl_s: int = field(default=3600, metadata=_env("VSDMOT_JOB_TTL_S", minimum=0))
     jobs_dir: Path = field(default_factory=lambda: settings.cache_dir() / "jobs", metadata=_env("VSDMOT_JOBS_DIR", parse=_path))
     render_width: int = field(default=640, metadata=_env("VSDMOT_RENDER_WIDTH", minimum=2))

@@ -90,6 +90,12 @@ class QueueFullError(AppError):
     status, code = 429, "queue_full"
 
 
+class ClientBusyError(AppError):
+    """One client holds its share of the job pool already (per-client fairness)."""
+
+    status, code = 429, "client_busy"
+
+
 class ServiceUnavailableError(AppError):
     status, code = 503, "unavailable"
 
@@ -148,7 +154,8 @@ UPLOAD_ERRORS = {
     413: {"model": ErrorBody, "description": "The upload is larger than the server's limit (see GET /health)."},
     415: {"model": ErrorBody, "description": "The file type is not a supported video or GIF."},
     400: {"model": ErrorBody, "description": "The upload is empty or the body is not multipart/form-data."},
-    429: {"model": ErrorBody, "description": "Too many jobs are waiting; try again after Retry-After seconds.",
+    429: {"model": ErrorBody, "description": "Too many jobs are waiting, or this client already holds its share of "
+                                             "them; try again after Retry-After seconds.",
           "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}},
     503: {"model": ErrorBody, "description": "The server is shutting down; try again after Retry-After seconds.",
           "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}},

@@ -31,7 +31,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from app.errors import JobNotFoundError, QueueFullError, ServiceUnavailableError, as_app_error
+from app.errors import ClientBusyError, JobNotFoundError, QueueFullError, ServiceUnavailableError, as_app_error
 
 log = logging.getLogger("app")
 
@@ -79,6 +79,7 @@ class Job:
     created_at: float = 0.0
     started_at: float | None = None
     finished_at: float | None = None
+    owner: str | None = None  # who submitted it (app.submit.client_key), for the per-client bound
 
     @property
     def finished(self) -> bool:
@@ -86,14 +87,18 @@ class Job:
 
 
 class JobManager:
-    """Runs submitted work on ``workers`` threads; at most ``max_queued`` jobs wait beyond idle workers."""
+    """Runs submitted work on ``workers`` threads; at most ``max_queued`` jobs wait beyond idle workers,
+    and one owner (a client) holds at most ``per_owner`` queued or running jobs at a time."""
 
     def __init__(
         self, root: Path, workers: int = 1, max_queued: int = 8, ttl_s: float = 3600,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.time, per_owner: int | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError(f"workers must be at least 1, got {workers}")
+        if per_owner is not None and per_owner < 1:
+            raise ValueError(f"per_owner must be at least 1, got {per_owner}")
+        self.per_owner = per_owner
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.workers, self.max_queued, self.ttl_s, self.clock = workers, max_queued, ttl_s, clock
@@ -132,18 +137,31 @@ class JobManager:
         with self._lock:
             return self._refusal()
 
+    def owner_is_busy(self, owner: str | None) -> bool:
+        """Whether ``owner`` already holds its share of queued and running jobs."""
+        with self._lock:
+            return self._owner_is_busy(owner)
+
+    def owner_refusal(self, owner: str | None) -> ClientBusyError:
+        with self._lock:
+            return self._owner_refusal(owner)
+
     def retry_after(self) -> int:
         with self._lock:
             running = sum(1 for j in self._jobs.values() if j.state == "running")
             return retry_after_seconds(list(self._durations), len(self._queue) + running, self.workers)
 
-    def submit(self, job_id: str, work: Work, frames_total: int) -> Job:
-        """Queue ``work(folder, progress)``; QueueFullError (429) when too many wait, 503 when stopping."""
+    def submit(self, job_id: str, work: Work, frames_total: int, owner: str | None = None) -> Job:
+        """Queue ``work(folder, progress)``; QueueFullError (429) when too many wait, ClientBusyError (429)
+        when ``owner`` holds its share already, 503 when stopping."""
         with self._lock:
             if self._stopping.is_set() or len(self._queue) >= self.max_queued + self._idle:
                 self._discard(job_id)  # the caller's upload goes with the refusal
                 raise self._refusal()
-            job = Job(job_id, frames_total=frames_total, created_at=self.clock())
+            if self._owner_is_busy(owner):
+                self._discard(job_id)
+                raise self._owner_refusal(owner)
+            job = Job(job_id, frames_total=frames_total, created_at=self.clock(), owner=owner)
             self._jobs[job_id] = job
             self._work[job_id] = work
             self._done_events[job_id] = threading.Event()
@@ -257,6 +275,21 @@ class JobManager:
         return QueueFullError(
             f"{len(self._queue)} jobs are already waiting (limit {self.max_queued}): try again in {wait} s",
             retry_after=wait,
+        )
+
+    def _owner_is_busy(self, owner: str | None) -> bool:
+        if owner is None or self.per_owner is None:
+            return False
+        held = sum(1 for j in self._jobs.values() if j.owner == owner and not j.finished)
+        return held >= self.per_owner
+
+    def _owner_refusal(self, owner: str | None) -> ClientBusyError:
+        mine = [j for j in self._jobs.values() if j.owner == owner and not j.finished]
+        running = sum(1 for j in self._jobs.values() if j.state == "running")
+        wait = retry_after_seconds(list(self._durations), len(self._queue) + running, self.workers)
+        return ClientBusyError(
+            f"you already have {len(mine)} jobs queued or running (this server allows {self.per_owner} per client): "
+            f"wait for one to finish, then try again in about {wait} s", retry_after=wait,
         )
 
     def _expired(self, job: Job, now: float) -> bool:

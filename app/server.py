@@ -23,6 +23,8 @@ from app.service import TrackingService
 from app.upload_limit import UploadSizeLimit
 from model import __version__
 
+GRADIO_UPLOAD_ROUTE = "/gradio_api/upload"  # where the page's file component posts (Gradio 5, mounted at /)
+
 DESCRIPTION = """Multi-object tracking of people in low-quality video: the baseline query tracker and
 VSD-MOT (student + DSWR), side by side on the same detector output.
 
@@ -40,7 +42,8 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
 
     config = config or AppConfig.from_env()
     service = TrackingService(config)
-    jobs = JobManager(config.jobs_dir, config.workers, config.max_queued, config.job_ttl_s)
+    jobs = JobManager(config.jobs_dir, config.workers, config.max_queued, config.job_ttl_s,
+                      per_owner=config.max_jobs_per_client)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -51,9 +54,11 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
                   lifespan=lifespan)
     app.state.config, app.state.service, app.state.jobs = config, service, jobs
     install_error_handlers(app)
+    # One admission policy for every way in: REST uploads and the page's uploads (Gradio's own route).
+    uploads = (*UPLOAD_ROUTES, GRADIO_UPLOAD_ROUTE)
     app.add_middleware(UploadSizeLimit, limit_bytes=config.max_upload_bytes + MULTIPART_SLACK_BYTES,
-                       paths=UPLOAD_ROUTES, limit_text=f"{config.max_upload_mb} MB")
-    app.add_middleware(Admission, jobs=jobs, paths=UPLOAD_ROUTES, capacity=config.upload_capacity)
+                       paths=uploads, limit_text=f"{config.max_upload_mb} MB")
+    app.add_middleware(Admission, jobs=jobs, paths=uploads, capacity=config.upload_capacity)
     if config.cors_origins:  # off unless configured: a public Space answers its own pages only
         from fastapi.middleware.cors import CORSMiddleware
 

@@ -10,6 +10,7 @@ taken from its content where that is recognisable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -64,14 +65,28 @@ def store_by_content(upload: Path, shown_name: str) -> Path:
     return upload
 
 
+def client_key(host: str | None, headers: Mapping[str, str], trust_forwarded_for: bool) -> str:
+    """Who is asking, for the per-client job bound: the connection's address, or behind a trusted proxy
+    the first ``X-Forwarded-For`` hop (a client could forge it where no proxy rewrites it)."""
+    if trust_forwarded_for:
+        forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip()
+        if forwarded:
+            return forwarded
+    return host or "unknown"
+
+
 def submit_clip(
-    service: TrackingService, jobs: JobManager, data: BinaryIO, filename: str | None, options: TrackOptions
+    service: TrackingService, jobs: JobManager, data: BinaryIO, filename: str | None, options: TrackOptions,
+    owner: str | None = None,
 ) -> Job:
-    """Save ``data`` into a new job folder, validate it against ``options``, and queue the tracking."""
+    """Save ``data`` into a new job folder, validate it against ``options``, and queue the tracking
+    for ``owner`` (see :func:`client_key`)."""
     suffix = upload_suffix(filename)
     service.check_options(options)
     if jobs.is_full():  # before copying and probing: a refusal should cost nothing
         raise jobs.refusal()
+    if jobs.owner_is_busy(owner):
+        raise jobs.owner_refusal(owner)
     shown_name = display_name(filename)
     job_id, folder = jobs.new_job()
     upload = folder / f"upload{suffix}"
@@ -79,7 +94,8 @@ def submit_clip(
         save_upload(data, upload, service.config.max_upload_bytes, shown_name)
         upload = store_by_content(upload, shown_name)
         plan = service.plan(upload, options, filename=shown_name)
-        return jobs.submit(job_id, lambda out_dir, progress: service.run(plan, out_dir, progress), plan.frames_total)
+        return jobs.submit(job_id, lambda out_dir, progress: service.run(plan, out_dir, progress), plan.frames_total,
+                           owner)
     except UnreadableVideoError as exc:  # name the user's file, not our copy of it
         jobs.discard(job_id)
         mapped = as_app_error(type(exc)(str(exc).replace(upload.name, shown_name)))

@@ -20,7 +20,7 @@ from app.jobs import JobManager
 from app.panels import PANEL_TITLES
 from app.schemas import FrameRecord, TrackResult
 from app.service import TrackingService, TrackOptions
-from app.submit import submit_clip
+from app.submit import client_key, submit_clip
 from model.core.choices import BOTH, DEGRADE_CHOICES, NO_DEGRADATION, VARIANTS
 
 POLL_S = 0.3
@@ -99,7 +99,7 @@ def build_ui(service: TrackingService, jobs: JobManager, config: AppConfig) -> g
     trained = service.variants["vsd-mot"].trained_switches or {}
 
     def start(path: str | None, variant_label: str, student: bool, dswr: bool, degrade: str, seed: float,
-              max_frames: float) -> tuple[str, str]:
+              max_frames: float, request: gr.Request) -> tuple[str, str]:
         if not path:
             raise gr.Error("Upload a clip or pick an example first.")
         options = TrackOptions(variant=VARIANT_LABELS[variant_label], student=student if "student" in trained else None,
@@ -107,7 +107,9 @@ def build_ui(service: TrackingService, jobs: JobManager, config: AppConfig) -> g
                                seed=int(seed or 0), max_frames=int(max_frames) if max_frames else None)
         try:
             with open(path, "rb") as data:
-                job = submit_clip(service, jobs, data, Path(path).name, options)
+                owner = client_key(request.client.host if request.client else None, dict(request.headers),
+                                   config.trust_forwarded_for)
+                job = submit_clip(service, jobs, data, Path(path).name, options, owner)
         except Exception as exc:
             mapped = as_app_error(exc)
             if mapped is None:

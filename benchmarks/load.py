@@ -139,6 +139,7 @@ class Server:
             "VSDMOT_JOBS_DIR": str(self.jobs_dir), "VSDMOT_BASELINE_CHECKPOINT": str(checkpoint),
             "VSDMOT_VSDMOT_CHECKPOINT": str(vsd_checkpoint or work / "no_vsd_mot.pt"), "VSDMOT_VIDEOS_DIR": str(work / "no_examples"),
             "GRADIO_TEMP_DIR": str(work / "gradio"), "VSDMOT_RENDER_WIDTH": "160", "GRADIO_ANALYTICS_ENABLED": "False",
+            "VSDMOT_TRUST_FORWARDED_FOR": "1",
         }
         self.log = (work / "server.log").open("w")
         self.process = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env,
@@ -191,14 +192,18 @@ class RssSampler(threading.Thread):
         return self.peak_mb
 
 
-def track_once(url: str, clip: bytes, frames: int, timeout_s: float, honour_retry_after: bool, max_attempts: int = 20) -> Outcome:
-    """One client: POST /track; with ``honour_retry_after`` it sleeps and retries on 429/503."""
+def track_once(url: str, clip: bytes, frames: int, timeout_s: float, honour_retry_after: bool, max_attempts: int = 20,
+               address: str | None = None) -> Outcome:
+    """One client: POST /track; with ``honour_retry_after`` it sleeps and retries on 429/503. ``address``
+    is the client's own address as a proxy would forward it (the server trusts X-Forwarded-For here),
+    so many clients on one machine count as many clients for the per-client job bound."""
+    headers = {"X-Forwarded-For": address} if address else None
     start = time.monotonic()
     attempts = 0
     while True:
         attempts += 1
         try:
-            response = httpx.post(url + "/track", files={"video": ("clip.mp4", clip)},
+            response = httpx.post(url + "/track", files={"video": ("clip.mp4", clip)}, headers=headers,
                                   data={"variant": "baseline", "max_frames": str(frames)}, timeout=timeout_s)
         except httpx.HTTPError as exc:
             return Outcome(None, time.monotonic() - start, attempts, error=type(exc).__name__)
@@ -216,7 +221,8 @@ def track_once(url: str, clip: bytes, frames: int, timeout_s: float, honour_retr
         if response.status_code == 200:
             outcome.tracks, outcome.frames_processed = body["tracks"], body["meta"]["frames_processed"]
         else:
-            outcome.error = body.get("error") if isinstance(body, dict) and set(body) == {"error", "detail"} else "bad error body"
+            outcome.error = (body.get("error") if isinstance(body, dict) and set(body) == {"error", "detail", "request_id"}
+                             else "bad error body")
         return outcome
 
 
@@ -227,7 +233,8 @@ def fire(url: str, clip: bytes, clients: int, frames: int, timeout_s: float, hon
 
     def client(index: int) -> None:
         barrier.wait()
-        outcomes[index] = track_once(url, clip, frames, timeout_s, honour_retry_after)
+        # TEST-NET-1 (RFC 5737) addresses: only a header value, never contacted
+        outcomes[index] = track_once(url, clip, frames, timeout_s, honour_retry_after, address=f"192.0.2.{index + 1}")
 
     threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
     for thread in threads:

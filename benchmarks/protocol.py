@@ -183,14 +183,15 @@ def _evaluate_peers(rendition: Rendition, names: list[str]) -> list[tuple[str, U
     return out
 
 
-def compute(profile: Profile, jobs: int, peers: list[str], learned: tuple[LearnedRow, ...]) -> Table:
-    """Everything the table needs: caches, then stored or new unit results."""
+def compute(profile: Profile, jobs: int, peers: list[str], learned: tuple[LearnedRow, ...],
+            stored_only: bool = False) -> Table:
+    """Everything the table needs: caches, then stored or new unit results (``stored_only``: no new ones)."""
     todo_renditions = renditions(profile)
     store, table = ResultStore(), Table()
     started = time.perf_counter()
     # spawn, not fork: a forked child inherits torch's thread pools mid-state
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        missing = [r for r in todo_renditions if not (_cache_folder(r) / "meta.json").exists()]
+        missing = [] if stored_only else [r for r in todo_renditions if not (_cache_folder(r) / "meta.json").exists()]
         for label in pool.map(_build_cache, missing):
             print(f"# cached {label} ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
         tasks: list[tuple[Callable, tuple, Callable]] = []
@@ -221,6 +222,9 @@ def compute(profile: Profile, jobs: int, peers: list[str], learned: tuple[Learne
             if todo_peers:
                 tasks.append((_evaluate_peers, (rendition, todo_peers),
                               lambda results, rendition=rendition: [table.add(n, rendition, None, u) for n, u in results]))
+        if stored_only:
+            print(f"# --stored-only: {len(tasks)} evaluation tasks left out", file=sys.stderr)
+            tasks = []
         futures = [(pool.submit(fn, *args), done) for fn, args, done in tasks]
         for i, (future, done) in enumerate(futures, start=1):
             done(future.result())
@@ -368,6 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train", action="store_true", help="train the learned rows' missing runs first")
     p.add_argument("--peers", nargs="*", default=list(PEERS), choices=list(PEERS))
     p.add_argument("--write", action="store_true", help="fill BENCHMARKS.md's and the README's protocol sections")
+    p.add_argument("--stored-only", action="store_true", help="print the tables from stored unit results only")
     args = p.parse_args(argv)
     profile = PROFILES[args.profile]
     if args.train:
@@ -376,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = sorted({(row.run, seed) for seed in profile.training_seeds for row in LEARNED if row.run is not None})
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             list(pool.map(lambda rs: train(rs[0], rs[1], 1), runs))
-    table = compute(profile, args.jobs, args.peers, LEARNED)
+    table = compute(profile, args.jobs, args.peers, LEARNED, stored_only=args.stored_only)
     command = "python -m benchmarks.protocol " + " ".join(argv if argv is not None else sys.argv[1:])
     benchmarks_text, readme_text = report(table, profile, args.peers, command.strip())
     print(benchmarks_text)

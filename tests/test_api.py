@@ -510,3 +510,35 @@ def test_downloads_are_attachments(client: TestClient, clip: Path) -> None:
     for path in (f"/jobs/{job['id']}/video", f"/jobs/{job['id']}/mot/baseline"):
         disposition = client.get(path).headers["content-disposition"]
         assert disposition.startswith("attachment;") and "filename=" in disposition
+
+
+def test_one_client_cannot_fill_the_queue_and_the_page_upload_obeys_the_same_admission(
+    client: TestClient, clip: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    jobs = client.app.state.jobs
+    gate, started = threading.Event(), threading.Event()
+
+    def hold(folder: Path, progress) -> Payload:
+        started.set()
+        gate.wait(30)
+        return Payload()
+
+    blocker = jobs.new_job()[0]
+    jobs.submit(blocker, hold, 1, owner="testclient")  # the TestClient's own address: one of its 2 slots
+    try:
+        assert started.wait(30)
+        queued = post_clip(client, clip, route="/jobs", max_frames=2)
+        assert queued.status_code == 202  # its second slot
+        refused = post_clip(client, clip, route="/jobs", max_frames=2)
+        assert refused.status_code == 429 and refused.json()["error"] == "client_busy"
+        assert int(refused.headers["retry-after"]) >= 1 and "2 per client" in refused.json()["detail"]
+        other = post_clip(client, clip, route="/jobs", max_frames=2)
+        assert other.status_code == 429  # the same client again, whatever route
+    finally:
+        gate.set()
+    assert jobs.wait(queued.json()["id"], timeout=60).state == "done"
+    monkeypatch.setattr(jobs, "is_full", lambda: True)  # the page's upload route meets the same queue bound
+    page = client.post("/gradio_api/upload", files={"files": ("clip.mp4", b"\x00" * 100)})
+    assert page.status_code == 429 and page.json()["error"] == "queue_full" and "retry-after" in page.headers

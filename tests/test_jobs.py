@@ -7,6 +7,7 @@ exceptions), so what is tested is the pool's own behaviour; the tracker runs in 
 from __future__ import annotations
 
 import json
+import time
 import threading
 from pathlib import Path
 
@@ -256,3 +257,49 @@ def test_malformed_job_ids_are_not_found(manager: JobManager, bad_id: str) -> No
 def test_zero_workers_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="workers must be at least 1"):
         JobManager(tmp_path, workers=0)
+
+
+def test_one_owner_holds_at_most_its_share_of_the_pool(tmp_path: Path) -> None:
+    import threading
+
+    from app.errors import ClientBusyError
+
+    gate = threading.Event()
+
+    def hold(folder: Path, progress) -> Payload:
+        gate.wait(30)
+        return Payload()
+
+    jobs = JobManager(tmp_path, workers=1, max_queued=8, per_owner=2)
+    try:
+        first = jobs.new_job()[0]
+        jobs.submit(first, hold, 1, owner="198.51.100.7")
+        jobs.submit(jobs.new_job()[0], hold, 1, owner="198.51.100.7")  # running + queued: its share
+        assert jobs.owner_is_busy("198.51.100.7") and not jobs.owner_is_busy("198.51.100.8")
+        refused = jobs.new_job()[0]
+        with pytest.raises(ClientBusyError, match="2 per client") as info:
+            jobs.submit(refused, hold, 1, owner="198.51.100.7")
+        assert info.value.status == 429 and info.value.retry_after >= 1
+        assert not (tmp_path / refused).exists()  # the refused upload goes with the refusal
+        jobs.submit(jobs.new_job()[0], hold, 1, owner="198.51.100.8")  # another client is not held up
+        jobs.submit(jobs.new_job()[0], hold, 1)  # no owner (e.g. an internal job): not counted
+        assert json.loads((tmp_path / first / "status.json").read_text())["owner"] == "198.51.100.7"
+        gate.set()
+        assert jobs.wait(first, timeout=30).state == "done"
+        deadline = time.monotonic() + 30
+        while jobs.owner_is_busy("198.51.100.7") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not jobs.owner_is_busy("198.51.100.7")  # a finished job frees its slot
+    finally:
+        gate.set()
+        jobs.shutdown()
+
+
+def test_client_key_trusts_x_forwarded_for_only_when_told() -> None:
+    from app.submit import client_key
+
+    headers = {"x-forwarded-for": "203.0.113.5, 10.0.0.1"}
+    assert client_key("127.0.0.1", headers, trust_forwarded_for=False) == "127.0.0.1"
+    assert client_key("127.0.0.1", headers, trust_forwarded_for=True) == "203.0.113.5"
+    assert client_key("127.0.0.1", {}, trust_forwarded_for=True) == "127.0.0.1"
+    assert client_key(None, {}, trust_forwarded_for=False) == "unknown"

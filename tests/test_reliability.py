@@ -705,3 +705,36 @@ def test_the_schemathesis_fuzz_script_finds_no_failure(capsys: pytest.CaptureFix
     summary = capsys.readouterr().out
     assert re.search(r"total: \d+ requests in \d+ s, 0 answers 5xx, 0 failures; /health afterwards: 200 ok", summary)
     assert "POST /track positive" in summary and "GET /jobs/{job_id} positive" in summary
+
+
+def test_the_page_obeys_the_per_client_bound_through_gradios_own_api(
+    material: dict[str, Path], tmp_path: Path
+) -> None:
+    """Through Gradio's HTTP API (gradio_client), as the page calls it: the same client may hold only
+    ``max_jobs_per_client`` jobs, and a further one is refused with the API's reason."""
+    import threading
+
+    from gradio_client import Client, handle_file
+
+    config = service_config(tmp_path, baseline_checkpoint_or_skip(), max_jobs_per_client=1, max_frames=2000)
+    server = start_server(config)
+    gate = threading.Event()
+
+    def hold(folder: Path, progress) -> Payload:
+        gate.wait(SECONDS)
+        return Payload()
+
+    try:
+        blocker = server.jobs.new_job()[0]
+        server.jobs.submit(blocker, hold, 1, owner="127.0.0.1")  # this machine's one slot
+        client = Client(server.url, verbose=False)
+        arguments = (handle_file(str(material["clip"])), "Baseline only", True, True, "none", 0, 2)
+        with pytest.raises(Exception, match="1 per client"):
+            client.predict(*arguments, api_name="/start")
+        gate.set()
+        assert server.jobs.wait(blocker, timeout=SECONDS).state == "done"
+        job_id, _ = client.predict(*arguments, api_name="/start")  # its slot is free again
+        assert server.jobs.wait(job_id, timeout=SECONDS).state == "done"
+    finally:
+        gate.set()
+        server.stop()
