@@ -20,6 +20,7 @@ from app.jobs import Job, JobManager
 from app.schemas import Health, JobStatus, ModelsStatus, TrackResult
 from app.service import TrackingService, TrackOptions
 from app.submit import client_key, submit_clip
+from app.worker import TrackingWorkers
 from model import __version__
 from model.core.choices import BOTH, DEGRADE_CHOICES, NO_DEGRADATION, SEED_MAX, VARIANT_CHOICES, VARIANTS
 
@@ -79,7 +80,7 @@ def finished_job(jobs: JobManager, job_id: str) -> Job:
     return job
 
 
-def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) -> APIRouter:
+def build_router(service: TrackingService, jobs: JobManager, workers: TrackingWorkers, config: AppConfig) -> APIRouter:
     router = APIRouter()
 
     @router.get("/health", response_model=Health, tags=["service"])
@@ -123,7 +124,7 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
         if output == "mot" and options.variant == BOTH:
             raise BadOptionError("output=mot returns one tracker's file: choose variant=baseline or vsd-mot")
         options.render = False
-        job = submit_clip(service, jobs, video.file, video.filename, options, owner(request))
+        job = submit_clip(service, jobs, workers, video.file, video.filename, options, owner(request))
         job = jobs.wait(job.id)
         if job.state == "failed":
             raise JobFailedError(job.error or "tracking failed", job.error_status, job.error_code)
@@ -135,7 +136,7 @@ def build_router(service: TrackingService, jobs: JobManager, config: AppConfig) 
     def create_job(request: Request, video: VideoField,
                    options: Annotated[TrackOptions, Depends(track_options)]) -> dict[str, Any]:
         """Queue a clip and return at once; poll ``GET /jobs/{id}``. Renders the side-by-side video."""
-        return job_status(jobs, submit_clip(service, jobs, video.file, video.filename, options, owner(request)))
+        return job_status(jobs, submit_clip(service, jobs, workers, video.file, video.filename, options, owner(request)))
 
     @router.get("/jobs/{job_id}", response_model=JobStatus, tags=["jobs"], responses=JOB_ERRORS)
     def get_job(job_id: str) -> dict[str, Any]:

@@ -75,6 +75,9 @@ class AppConfig:
         trust_forwarded_for: tell clients apart by the first ``X-Forwarded-For`` address (behind a proxy
             that sets it, e.g. a Hugging Face Space) instead of the connection's (``VSDMOT_TRUST_FORWARDED_FOR``).
         job_ttl_s: how long finished results stay on disk (``VSDMOT_JOB_TTL_S``).
+        job_deadline_base_s, job_deadline_ms_per_frame: a job may run base + frames x per-frame before its
+            worker process is stopped and the job failed (``VSDMOT_JOB_DEADLINE_BASE_S``,
+            ``VSDMOT_JOB_DEADLINE_MS_PER_FRAME``; default 120 s + 0.5 s a frame, ~12x what a clip takes here).
         jobs_dir: where uploads and results live (``VSDMOT_JOBS_DIR``; default in the cache dir).
         render_width: width of each rendered panel in pixels; frames are scaled down to it so
             encoding stays cheap (``VSDMOT_RENDER_WIDTH``).
@@ -99,6 +102,8 @@ class AppConfig:
     max_jobs_per_client: int = field(default=2, metadata=_env("VSDMOT_MAX_JOBS_PER_CLIENT", minimum=1))
     trust_forwarded_for: bool = field(default=False, metadata=_env("VSDMOT_TRUST_FORWARDED_FOR", parse=_flag))
     job_ttl_s: int = field(default=3600, metadata=_env("VSDMOT_JOB_TTL_S", minimum=0))
+    job_deadline_base_s: int = field(default=120, metadata=_env("VSDMOT_JOB_DEADLINE_BASE_S", minimum=1))
+    job_deadline_ms_per_frame: int = field(default=500, metadata=_env("VSDMOT_JOB_DEADLINE_MS_PER_FRAME", minimum=1))
     jobs_dir: Path = field(default_factory=lambda: settings.cache_dir() / "jobs", metadata=_env("VSDMOT_JOBS_DIR", parse=_path))
     render_width: int = field(default=640, metadata=_env("VSDMOT_RENDER_WIDTH", minimum=2))
     torch_threads: int = field(default=1, metadata=_env("VSDMOT_TORCH_THREADS", minimum=1))

@@ -9,7 +9,7 @@ the body is read), then the streaming size limit.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
@@ -21,6 +21,7 @@ from app.gate import Admission, CrossOriginGuard, PathGuard, RequestContext
 from app.jobs import JobManager
 from app.service import TrackingService
 from app.upload_limit import UploadSizeLimit
+from app.worker import TrackingWorkers
 from model import __version__
 
 GRADIO_UPLOAD_ROUTE = "/gradio_api/upload"  # where the page's file component posts (Gradio 5, mounted at /)
@@ -33,8 +34,10 @@ side-by-side video and reports progress. Errors are JSON `{"error": code, "detai
 The web UI is at `/`."""
 
 
-def create_app(config: AppConfig | None = None) -> FastAPI:
-    """Build the whole service; loads the detector and tracker weights once, here."""
+def create_app(config: AppConfig | None = None, worker_initializer: Callable[[], None] | None = None) -> FastAPI:
+    """Build the whole service; loads the detector and tracker weights once, here (for validating
+    requests), and once more in each tracking worker process. ``worker_initializer`` runs first in
+    every worker process (tests put a hanging or crashing decoder in place with it)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
@@ -44,15 +47,17 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
     service = TrackingService(config)
     jobs = JobManager(config.jobs_dir, config.workers, config.max_queued, config.job_ttl_s,
                       per_owner=config.max_jobs_per_client)
+    workers = TrackingWorkers(config, worker_initializer)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         jobs.shutdown()
+        workers.shutdown()
 
     app = FastAPI(title="VSD-MOT", version=__version__, description=f"{DESCRIPTION}\n\nLimits: {config.limits_text()}",
                   lifespan=lifespan)
-    app.state.config, app.state.service, app.state.jobs = config, service, jobs
+    app.state.config, app.state.service, app.state.jobs, app.state.workers = config, service, jobs, workers
     install_error_handlers(app)
     # One admission policy for every way in: REST uploads and the page's uploads (Gradio's own route).
     uploads = (*UPLOAD_ROUTES, GRADIO_UPLOAD_ROUTE)
@@ -68,6 +73,6 @@ def create_app(config: AppConfig | None = None) -> FastAPI:
         app.add_middleware(CrossOriginGuard, api_paths=API_PATHS)
     app.add_middleware(PathGuard)
     app.add_middleware(RequestContext)  # added last = runs first: every answer, even a refusal, carries its id
-    app.include_router(build_router(service, jobs, config))
-    return gr.mount_gradio_app(app, build_ui(service, jobs, config), path="/",
+    app.include_router(build_router(service, jobs, workers, config))
+    return gr.mount_gradio_app(app, build_ui(service, jobs, workers, config), path="/",
                                max_file_size=f"{config.max_upload_mb}mb", show_error=True)

@@ -19,6 +19,7 @@ from app.errors import EmptyUploadError, UnsupportedFileError, UploadTooLargeErr
 from app.filetype import HEAD_BYTES, display_name, sniff
 from app.jobs import Job, JobManager
 from app.service import TrackingService, TrackOptions
+from app.worker import JobRequest, TrackingWorkers
 from model.data.video import UnreadableVideoError
 
 COPY_CHUNK = 1024 * 1024
@@ -76,11 +77,11 @@ def client_key(host: str | None, headers: Mapping[str, str], trust_forwarded_for
 
 
 def submit_clip(
-    service: TrackingService, jobs: JobManager, data: BinaryIO, filename: str | None, options: TrackOptions,
-    owner: str | None = None,
+    service: TrackingService, jobs: JobManager, workers: TrackingWorkers, data: BinaryIO, filename: str | None,
+    options: TrackOptions, owner: str | None = None,
 ) -> Job:
-    """Save ``data`` into a new job folder, validate it against ``options``, and queue the tracking
-    for ``owner`` (see :func:`client_key`)."""
+    """Save ``data`` into a new job folder, validate it against ``options``, and queue its tracking (in a
+    worker process, under a deadline) for ``owner`` (see :func:`client_key`)."""
     suffix = upload_suffix(filename)
     service.check_options(options)
     if jobs.is_full():  # before copying and probing: a refusal should cost nothing
@@ -94,7 +95,9 @@ def submit_clip(
         save_upload(data, upload, service.config.max_upload_bytes, shown_name)
         upload = store_by_content(upload, shown_name)
         plan = service.plan(upload, options, filename=shown_name)
-        return jobs.submit(job_id, lambda out_dir, progress: service.run(plan, out_dir, progress), plan.frames_total,
+        request = JobRequest(upload, shown_name, options)
+        frames = plan.frames_total
+        return jobs.submit(job_id, lambda out_dir, progress: workers.run(request, frames, out_dir, progress), frames,
                            owner)
     except UnreadableVideoError as exc:  # name the user's file, not our copy of it
         jobs.discard(job_id)

@@ -21,6 +21,7 @@ from app.panels import PANEL_TITLES
 from app.schemas import FrameRecord, TrackResult
 from app.service import TrackingService, TrackOptions
 from app.submit import client_key, submit_clip
+from app.worker import TrackingWorkers
 from model.core.choices import BOTH, DEGRADE_CHOICES, NO_DEGRADATION, VARIANTS
 
 POLL_S = 0.3
@@ -92,7 +93,7 @@ def _eta_text(eta: float | None) -> str:
     return "" if eta is None else f", about {eta:.0f} s left"
 
 
-def build_ui(service: TrackingService, jobs: JobManager, config: AppConfig) -> gr.Blocks:
+def build_ui(service: TrackingService, jobs: JobManager, workers: TrackingWorkers, config: AppConfig) -> gr.Blocks:
     examples = example_clips(config.examples_dir)
     # The checkboxes start as the served VSD-MOT checkpoint was trained; a switch its hook does not have
     # (e.g. the student of a direct-integration checkpoint) is shown off, greyed out, and never sent.
@@ -109,7 +110,7 @@ def build_ui(service: TrackingService, jobs: JobManager, config: AppConfig) -> g
             with open(path, "rb") as data:
                 owner = client_key(request.client.host if request.client else None, dict(request.headers),
                                    config.trust_forwarded_for)
-                job = submit_clip(service, jobs, data, Path(path).name, options, owner)
+                job = submit_clip(service, jobs, workers, data, Path(path).name, options, owner)
         except Exception as exc:
             mapped = as_app_error(exc)
             if mapped is None:

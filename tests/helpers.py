@@ -97,3 +97,27 @@ def _link_frames(seq_dir: Path, out_dir: Path, first: int, last: int, info: dict
     for new_number, source in enumerate(images[first - 1 : last], start=1):
         os.symlink(source.resolve(), target_dir / f"{new_number:06d}{source.suffix}")
     return {"imDir": "img1", "imExt": images[0].suffix}
+
+
+def faulty_tracking() -> None:
+    """Worker-process initializer for the isolation tests: a clip uploaded as ``hang*`` never finishes
+    decoding, one uploaded as ``crash*`` kills its worker with SIGSEGV, ``oom*`` with SIGKILL (what the
+    kernel's out-of-memory killer sends). Everything around it -- the worker, its supervisor, the job
+    pool, the server -- is the production code."""
+    import signal
+    import time
+
+    from app.service import TrackingService
+
+    real_run = TrackingService.run
+
+    def run(self, plan, out_dir, on_progress=None):
+        if plan.filename.startswith("hang"):
+            time.sleep(3600)
+        if plan.filename.startswith("crash"):
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if plan.filename.startswith("oom"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real_run(self, plan, out_dir, on_progress)
+
+    TrackingService.run = run

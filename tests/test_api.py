@@ -80,6 +80,7 @@ def _config(tmp: Path, baseline: Path, vsdmot: Path) -> AppConfig:
     return AppConfig(
         baseline_checkpoint=baseline, vsdmot_checkpoint=vsdmot, jobs_dir=tmp / "jobs", max_upload_mb=2,
         max_frames=MAX_FRAMES_LIMIT, workers=1, max_queued=4, job_ttl_s=600, render_width=RENDER_WIDTH,
+        max_jobs_per_client=50,  # one TestClient plays every client here; the fairness test sets its own bound
     )
 
 
@@ -472,7 +473,8 @@ def test_a_server_fault_is_logged_with_its_traceback_and_answered_without_one(
         raise RuntimeError("disk on fire at /srv/secret/path")
 
     monkeypatch.setattr(client.app.state.service, "models_status", broken)
-    with caplog.at_level("INFO", logger="app"), TestClient(client.app, raise_server_exceptions=False) as raw:
+    raw = TestClient(client.app, raise_server_exceptions=False)  # no "with": the shared app's lifespan stays up
+    with caplog.at_level("INFO", logger="app"):
         response = raw.get("/models")
     body = response.json()
     assert response.status_code == 500 and body["error"] == "internal_error"
@@ -502,7 +504,9 @@ def test_cors_is_off_unless_configured(client: TestClient, baseline_ckpt: Path, 
 
 
 def test_downloads_are_attachments(client: TestClient, clip: Path) -> None:
-    job = post_clip(client, clip, route="/jobs", variant="baseline", max_frames=3).json()
+    answer = post_clip(client, clip, route="/jobs", variant="baseline", max_frames=3)
+    assert answer.status_code == 202, answer.text
+    job = answer.json()
     for _ in range(600):
         if client.get(f"/jobs/{job['id']}").json()["state"] in ("done", "failed"):
             break
@@ -518,6 +522,9 @@ def test_one_client_cannot_fill_the_queue_and_the_page_upload_obeys_the_same_adm
     import threading
 
     jobs = client.app.state.jobs
+    for job_id in list(jobs._jobs):  # earlier tests' jobs finish first: this test counts the client's own
+        jobs.wait(job_id, timeout=120)
+    monkeypatch.setattr(jobs, "per_owner", 2)
     gate, started = threading.Event(), threading.Event()
 
     def hold(folder: Path, progress) -> Payload:

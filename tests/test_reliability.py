@@ -314,7 +314,7 @@ def service_config(root: Path, baseline: Path, **overrides: object) -> AppConfig
     fields = dict(
         baseline_checkpoint=baseline, vsdmot_checkpoint=root / "no_vsd_mot.pt", jobs_dir=root / "jobs",
         max_upload_mb=LIMIT_MB, max_frames=MAX_FRAMES, workers=1, max_queued=2, job_ttl_s=600, render_width=160,
-        examples_dir=None,
+        examples_dir=None, max_jobs_per_client=50,  # every client here is this one machine
     )
     fields.update(overrides)
     return AppConfig(**fields)
