@@ -129,7 +129,7 @@ class Server:
     """``python app.py`` in a subprocess that this object started and stops."""
 
     def __init__(self, work: Path, workers: int, max_queued: int, max_frames: int, checkpoint: Path,
-                 vsd_checkpoint: Path | None = None) -> None:
+                 vsd_checkpoint: Path | None = None, extra_env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.jobs_dir = work / "jobs"
         (work / "no_examples").mkdir(exist_ok=True)
@@ -139,7 +139,7 @@ class Server:
             "VSDMOT_JOBS_DIR": str(self.jobs_dir), "VSDMOT_BASELINE_CHECKPOINT": str(checkpoint),
             "VSDMOT_VSDMOT_CHECKPOINT": str(vsd_checkpoint or work / "no_vsd_mot.pt"), "VSDMOT_VIDEOS_DIR": str(work / "no_examples"),
             "GRADIO_TEMP_DIR": str(work / "gradio"), "VSDMOT_RENDER_WIDTH": "160", "GRADIO_ANALYTICS_ENABLED": "False",
-            "VSDMOT_TRUST_FORWARDED_FOR": "1",
+            "VSDMOT_TRUST_FORWARDED_FOR": "1", **(extra_env or {}),
         }
         self.log = (work / "server.log").open("w")
         self.process = subprocess.Popen([sys.executable, "app.py"], cwd=PROJECT_ROOT, env=env,
