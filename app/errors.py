@@ -146,7 +146,8 @@ def app_error_response(exc: AppError) -> JSONResponse:
 # Documented in OpenAPI for every route that can answer with them.
 COMMON_ERRORS = {
     422: {"model": ErrorBody, "description": "An option is invalid, or the file cannot be decoded, or the clip is too long."},
-    500: {"model": ErrorBody, "description": "A server fault; the detail says where to look."},
+    500: {"model": ErrorBody, "description": "A server fault (e.g. the tracking worker died on this clip: "
+                                             "`worker_crashed`); the detail says where to look."},
 }
 UPLOAD_ERRORS = {
     **COMMON_ERRORS,
@@ -159,6 +160,8 @@ UPLOAD_ERRORS = {
           "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}},
     503: {"model": ErrorBody, "description": "The server is shutting down; try again after Retry-After seconds.",
           "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}}},
+    504: {"model": ErrorBody, "description": "Tracking the clip took longer than its deadline (base + per frame) and "
+                                             "was stopped; only this job failed."},
 }
 JOB_ERRORS = {404: {"model": ErrorBody, "description": "No such job, or it expired and was cleaned up."}}
 
