@@ -377,6 +377,8 @@ class JobManager:
             mapped = as_app_error(exc)
             if mapped is None:
                 log.exception("job %s failed", job.id)
+            else:  # the clip's fault (or a stopped worker): one line, no traceback
+                log.info("job %s failed: %d %s: %s", job.id, mapped.status, mapped.code, mapped.detail)
             state = "failed"
             error = mapped.detail if mapped else f"internal error ({type(exc).__name__}: {exc}); see the server log"
             status, code = (mapped.status, mapped.code) if mapped else (500, "internal_error")

@@ -8,6 +8,7 @@ from the job's frame counter, which the tracking loop itself advances.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from app.submit import client_key, submit_clip
 from app.worker import TrackingWorkers
 from model.core.choices import BOTH, DEGRADE_CHOICES, NO_DEGRADATION, VARIANTS
 
+log = logging.getLogger("app")
 POLL_S = 0.3
 VARIANT_LABELS = {"Both side by side": BOTH, "Baseline only": "baseline", "VSD-MOT only": "vsd-mot"}
 SERIES = (("quality", "Quality Q", "#1f77b4"), ("clarity", "clarity", "#2ca02c"),
@@ -102,20 +104,22 @@ def build_ui(service: TrackingService, jobs: JobManager, workers: TrackingWorker
     def start(path: str | None, variant_label: str, student: bool, dswr: bool, degrade: str, seed: float,
               max_frames: float, request: gr.Request) -> tuple[str, str]:
         if not path:
-            raise gr.Error("Upload a clip or pick an example first.")
+            raise gr.Error("Upload a clip or pick an example first.", print_exception=False)
         options = TrackOptions(variant=VARIANT_LABELS[variant_label], student=student if "student" in trained else None,
                                dswr=dswr if "dswr" in trained else None, degrade=degrade,
                                seed=int(seed or 0), max_frames=int(max_frames) if max_frames else None)
+        owner = client_key(request.client.host if request.client else None, dict(request.headers),
+                           config.trust_forwarded_for)
         try:
             with open(path, "rb") as data:
-                owner = client_key(request.client.host if request.client else None, dict(request.headers),
-                                   config.trust_forwarded_for)
                 job = submit_clip(service, jobs, workers, data, Path(path).name, options, owner)
         except Exception as exc:
             mapped = as_app_error(exc)
             if mapped is None:
                 raise
-            raise gr.Error(mapped.detail) from None
+            # the page's mistake: one log line, no traceback (as error_response does for REST)
+            log.info("%d %s: %s [page, client %s]", mapped.status, mapped.code, mapped.detail, owner)
+            raise gr.Error(mapped.detail, print_exception=False) from None
         return job.id, job.id
 
     def follow(job_id: str | None, progress: gr.Progress = gr.Progress()) -> tuple:
@@ -134,8 +138,8 @@ def build_ui(service: TrackingService, jobs: JobManager, workers: TrackingWorker
                 progress((job.frames_done, job.frames_total), desc=f"Tracking{_eta_text(jobs.eta(job))}", unit="frames")
             time.sleep(POLL_S)
             job = jobs.get(job_id)
-        if job.state == "failed":
-            raise gr.Error(job.error or "tracking failed")
+        if job.state == "failed":  # logged where it failed (the job pool)
+            raise gr.Error(job.error or "tracking failed", print_exception=False)
         return outputs_for(job_id)
 
     def outputs_for(job_id: str) -> tuple:
