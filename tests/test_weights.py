@@ -215,7 +215,7 @@ def test_offline_fails_fast_with_a_message_that_says_what_to_do(
     with pytest.raises(WeightsUnavailableError) as caught:
         resolve_weights("toy")
     message = str(caught.value)
-    hints = ("toy.onnx", REFUSED_URL, "VSDMOT_TOY_PATH", "VSDMOT_WEIGHTS_DIR", "--weights", "refused")
+    hints = ("toy.onnx", REFUSED_URL, "VSDMOT_TOY_PATH", "VSDMOT_WEIGHTS_DIR", "weights=/path/to/toy.onnx", "refused")
     for expected in hints:
         assert expected in message, expected
 

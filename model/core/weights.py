@@ -299,7 +299,7 @@ def _unavailable_message(spec: WeightSpec, tried: list[str]) -> str:
         f"weights {spec.name!r} ({spec.filename}) are not available offline and could not be downloaded.",
         "Tried: " + ("; ".join(tried) if tried else "no download (download=False)"),
         "To use a local copy, do one of:",
-        f"  - pass its path explicitly (weights=/path/to/{spec.filename}, or --weights on the command line)",
+        f"  - pass its path explicitly from Python (weights=/path/to/{spec.filename})",
         f"  - set {spec.env_var}=/path/to/{spec.filename}",
         f"  - put {spec.filename} in the weights folder (VSDMOT_WEIGHTS_DIR"
         + (f", currently {folder})" if folder else ", currently none found)"),
