@@ -31,7 +31,7 @@ from app.errors import (
 from app.jobs import JobManager
 
 DOT_SEGMENTS = {".", ".."}
-CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 SECURITY_HEADERS = ((b"x-content-type-options", b"nosniff"),)
 
 
@@ -46,7 +46,7 @@ class RequestContext:
             await self.app(scope, receive, send)
             return
         offered = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
-        request_id = offered if CLIENT_REQUEST_ID.match(offered) else uuid.uuid4().hex[:16]
+        request_id = offered if CLIENT_REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex[:16]
         token = REQUEST_ID.set(request_id)
 
         async def send_with_headers(message: Message) -> None:

@@ -380,7 +380,7 @@ class JobManager:
             else:  # the clip's fault (or a stopped worker): one line, no traceback
                 log.info("job %s failed: %d %s: %s", job.id, mapped.status, mapped.code, mapped.detail)
             state = "failed"
-            error = mapped.detail if mapped else f"internal error ({type(exc).__name__}: {exc}); see the server log"
+            error = mapped.detail if mapped else f"internal error ({type(exc).__name__}); the server log has it under job {job.id}"
             status, code = (mapped.status, mapped.code) if mapped else (500, "internal_error")
         finally:
             try:

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 
 from app.api import API_PATHS, MULTIPART_SLACK_BYTES, UPLOAD_ROUTES, build_router
 from app.config import AppConfig
@@ -64,12 +65,11 @@ def create_app(config: AppConfig | None = None, worker_initializer: Callable[[],
     app.add_middleware(UploadSizeLimit, limit_bytes=config.max_upload_bytes + MULTIPART_SLACK_BYTES,
                        paths=uploads, limit_text=f"{config.max_upload_mb} MB")
     app.add_middleware(Admission, jobs=jobs, paths=uploads, capacity=config.upload_capacity)
-    if config.cors_origins:  # off unless configured: a public Space answers its own pages only
-        from fastapi.middleware.cors import CORSMiddleware
-
-        app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
-                           allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"])
-    else:
+    # CORS is ours to decide, for every path: with this middleware present Gradio's own (which grants any
+    # origin, with credentials, on a host that is not localhost) stands aside. No origins unless configured.
+    app.add_middleware(CORSMiddleware, allow_origins=list(config.cors_origins), allow_methods=["GET", "POST"],
+                       allow_headers=["*"], expose_headers=["X-Request-ID", "Retry-After"])
+    if not config.cors_origins:  # the API's refusal of a cross-origin preflight, as JSON
         app.add_middleware(CrossOriginGuard, api_paths=API_PATHS)
     app.add_middleware(PathGuard)
     app.add_middleware(RequestContext)  # added last = runs first: every answer, even a refusal, carries its id

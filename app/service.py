@@ -263,7 +263,8 @@ class TrackingService:
             raise ModelUnavailableError(" / ".join(f"{name}: {why}" for name, why in unavailable.items()))
         switches = {name: self._resolve_switches(name, options) for name in run}
         # Counting a stream without a stored count means decoding it: never past the limit + 1.
-        source = open_frames(video, max_pixels=self.config.max_frame_pixels, count_limit=self.config.max_frames + 1)
+        source = open_frames(video, max_pixels=self.config.max_frame_pixels,
+                             count_limit=(options.max_frames or self.config.max_frames) + 1)
         if options.max_frames is None and len(source) > self.config.max_frames:
             frames = f"at least {len(source)}" if source.count_is_lower_bound else str(len(source))
             raise ClipTooLongError(
@@ -337,7 +338,9 @@ class TrackingService:
                 if on_progress is not None:
                     on_progress(done, plan.frames_total)
         except UnreadableVideoError as exc:  # e.g. a file that stops decoding mid-clip: name the user's file
-            raise type(exc)(str(exc).replace(plan.source.path.name, plan.filename)) from None
+            path = plan.source.path
+            message = str(exc).replace(str(path), plan.filename).replace(path.name, plan.filename)
+            raise type(exc)(message.replace(str(path.parent), "")) from None
         finally:
             if writers is not None:
                 writers.close()

@@ -68,9 +68,10 @@ def store_by_content(upload: Path, shown_name: str) -> Path:
 
 def client_key(host: str | None, headers: Mapping[str, str], trust_forwarded_for: bool) -> str:
     """Who is asking, for the per-client job bound: the connection's address, or behind a trusted proxy
-    the first ``X-Forwarded-For`` hop (a client could forge it where no proxy rewrites it)."""
+    the last ``X-Forwarded-For`` hop -- the address that proxy saw and appended. Earlier hops are
+    whatever the client sent, so they are never used."""
     if trust_forwarded_for:
-        forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip()
+        forwarded = headers.get("x-forwarded-for", "").split(",")[-1].strip()
         if forwarded:
             return forwarded
     return host or "unknown"
@@ -99,9 +100,10 @@ def submit_clip(
         frames = plan.frames_total
         return jobs.submit(job_id, lambda out_dir, progress: workers.run(request, frames, out_dir, progress), frames,
                            owner)
-    except UnreadableVideoError as exc:  # name the user's file, not our copy of it
+    except UnreadableVideoError as exc:  # name the user's file, not our copy of it (nor its folder)
         jobs.discard(job_id)
-        mapped = as_app_error(type(exc)(str(exc).replace(upload.name, shown_name)))
+        message = str(exc).replace(str(upload), shown_name).replace(upload.name, shown_name)
+        mapped = as_app_error(type(exc)(message.replace(str(upload.parent), "")))
         raise mapped from None
     except BaseException:
         jobs.discard(job_id)

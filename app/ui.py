@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from pathlib import Path
 
 import gradio as gr
@@ -115,8 +116,11 @@ def build_ui(service: TrackingService, jobs: JobManager, workers: TrackingWorker
                 job = submit_clip(service, jobs, workers, data, Path(path).name, options, owner)
         except Exception as exc:
             mapped = as_app_error(exc)
-            if mapped is None:
-                raise
+            if mapped is None:  # a server fault: the traceback to the log, a reference to the page
+                reference = uuid.uuid4().hex[:16]
+                log.exception("unhandled error on the page [reference %s]", reference)
+                raise gr.Error(f"internal error; the server log has it under reference {reference}",
+                               print_exception=False) from None
             # the page's mistake: one log line, no traceback (as error_response does for REST)
             log.info("%d %s: %s [page, client %s]", mapped.status, mapped.code, mapped.detail, owner)
             raise gr.Error(mapped.detail, print_exception=False) from None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -24,7 +25,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 
 from app.config import AppConfig
-from app.errors import AppError, JobFailedError, as_app_error
+from app.errors import AppError, JobFailedError, ServiceUnavailableError, as_app_error
 from app.schemas import TrackResult
 
 log = logging.getLogger("app")
@@ -80,13 +81,31 @@ class TrackingWorkers:
         self._local = threading.local()
         self._all: list[multiprocessing.Process] = []
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
         self.replaced = 0  # workers started again after one died or was stopped
 
     def run(self, request: JobRequest, frames: int, out_dir: Path,
             progress: Callable[[int, int], None]) -> TrackResult:
+        if self._stopping.is_set():
+            raise ServiceUnavailableError("the server is shutting down: submit the clip again in a moment")
         process, conn = self._worker()
+        try:
+            conn.send(("job", request, str(out_dir)))
+        except (BrokenPipeError, OSError):  # it died between jobs: once more, with a new one
+            self._retire(kill=True)
+            process, conn = self._worker()
+            conn.send(("job", request, str(out_dir)))
+        try:
+            return self._supervise(process, conn, request, frames, progress)
+        except (JobFailedError, AppError):
+            raise  # the job's own answer (or a worker already retired): the worker state is settled
+        except BaseException:  # anything else leaves the worker mid-job: it cannot serve the next one
+            self._retire(kill=True)
+            raise
+
+    def _supervise(self, process: multiprocessing.Process, conn: Connection, request: JobRequest, frames: int,
+                   progress: Callable[[int, int], None]) -> TrackResult:
         limit = deadline_s(self.config, frames)
-        conn.send(("job", request, str(out_dir)))
         deadline = time.monotonic() + limit
         while True:
             remaining = deadline - time.monotonic()
@@ -97,19 +116,14 @@ class TrackingWorkers:
                     f"{frames} frames, so it was stopped: the clip's decoder may have stopped answering "
                     "(a damaged file?). Other jobs are not affected; try the clip again or re-encode it.")
             try:
-                ready = conn.poll(min(POLL_S, remaining))
-                message = conn.recv() if ready else None
-            except (EOFError, OSError):
-                message, ready = None, False
+                message = conn.recv() if conn.poll(min(POLL_S, remaining)) else None
+            except (EOFError, OSError):  # the pipe broke: the worker is gone, or as good as gone
                 process.join(5)
+                message = ("lost",)
             if message is None:
                 if process.is_alive():
                     continue
-                how = _describe_exit(process.exitcode)
-                self._retire(kill=False)
-                raise WorkerCrashedError(
-                    f"the tracking worker {how} while tracking {request.filename}; the clip may be damaged. "
-                    "The server has started a new worker and other jobs are not affected.")
+                message = ("lost",)
             kind = message[0]
             if kind == "progress":
                 progress(message[1], message[2])
@@ -118,8 +132,17 @@ class TrackingWorkers:
             elif kind == "error":
                 _, status, code, detail = message
                 raise JobFailedError(detail, status, code)
+            else:  # "lost"
+                how = _describe_exit(process.exitcode)
+                self._retire(kill=True)
+                if self._stopping.is_set():
+                    raise ServiceUnavailableError("the server shut down while this job ran: submit the clip again")
+                raise WorkerCrashedError(
+                    f"the tracking worker {how} while tracking {request.filename}; the clip may be damaged. "
+                    "The server has started a new worker and other jobs are not affected.")
 
     def shutdown(self) -> None:
+        self._stopping.set()
         with self._lock:
             processes, self._all = self._all, []
         for process in processes:
@@ -176,8 +199,18 @@ class TrackingWorkers:
         log.warning("tracking worker %s retired (%s)", process.pid, _describe_exit(process.exitcode))
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose server is gone (even killed with SIGKILL) ends too, hung decoder or not."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
 def serve(conn: Connection, config: AppConfig, initializer: Callable[[], None] | None) -> None:
     """A worker process: load the models once, then track the jobs it is sent, one at a time."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle; it then stops us
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s tracking-worker %(levelname)s %(message)s")
     if initializer is not None:
         initializer()
     from app.service import TrackingService  # the heavy imports happen here, in the worker
@@ -199,8 +232,8 @@ def serve(conn: Connection, config: AppConfig, initializer: Callable[[], None] |
         except Exception as exc:  # every job ends with an answer; the worker goes on
             mapped = as_app_error(exc)
             if mapped is None:
-                log.exception("job failed in the tracking worker")
-                conn.send(("error", 500, "internal_error", f"internal error ({type(exc).__name__}: {exc}); "
-                                                           "see the server log"))
+                log.exception("job %s failed in the tracking worker", Path(out_dir).name)
+                conn.send(("error", 500, "internal_error", f"internal error ({type(exc).__name__}); the server "
+                                                           f"log has it under job {Path(out_dir).name}"))
             else:
                 conn.send(("error", mapped.status, mapped.code, mapped.detail))

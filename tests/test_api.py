@@ -490,6 +490,11 @@ def test_cors_is_off_unless_configured(client: TestClient, baseline_ckpt: Path, 
     assert preflight.status_code == 403 and "access-control-allow-origin" not in preflight.headers
     assert preflight.json()["error"] == "cross_origin_refused"
     assert "access-control-allow-origin" not in client.get("/health", headers={"Origin": asked["Origin"]}).headers
+    public = {"Host": "demo.example.org"}  # Gradio grants any origin on a host that is not localhost: not here
+    for path in ("/gradio_api/upload", "/gradio_api/queue/join", "/"):
+        answer = client.options(path, headers={**asked, **public})
+        assert "access-control-allow-origin" not in answer.headers, path
+        assert "access-control-allow-origin" not in client.get(path, headers={"Origin": asked["Origin"], **public}).headers
     config = _config(tmp_path, baseline_ckpt, tmp_path / "none.pt")
     config.cors_origins = ("https://elsewhere.example",)
     with TestClient(create_app(config)) as allowed:

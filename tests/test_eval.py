@@ -342,3 +342,18 @@ def test_real_mot17_mini_pedestrians_against_gt_is_perfect(mot_dir: Path) -> Non
     assert (m.HOTA, m.MOTA, m.IDF1) == (100.0, 100.0, 100.0)
     assert m.gt_dets == 336  # conf 1 and class 1 rows
     assert np.isclose(m.MOTP, 100.0)
+
+
+def test_predictions_of_another_clip_are_refused_whatever_span_is_scored(tmp_path: Path) -> None:
+    """Tracks of a longer clip, or boxes outside the image, cannot belong to this sequence: a clear error,
+    not a nonsense score (the README once scored an Intel clip's tracks against PETS09)."""
+    seq = _sequence(tmp_path / "seq", _walker(5), length=5)
+    (seq / "seqinfo.ini").write_text("[Sequence]\nname=seq\nseqLength=5\nimWidth=100\nimHeight=50\n")
+    longer = _pred(tmp_path / "longer.txt", [_box(f, 1, 10) for f in range(1, 9)])
+    with pytest.raises(ValueError, match="frames up to 8 but the sequence has 5"):
+        evaluate_sequence(seq, longer, first=2, last=4)
+    outside = _pred(tmp_path / "outside.txt", [_box(1, 1, 10), _box(2, 1, 150)])
+    with pytest.raises(ValueError, match=r"1 boxes wholly outside seq's 100x50 image \(the first at frame 2"):
+        evaluate_sequence(seq, outside)
+    inside = _pred(tmp_path / "inside.txt", [_box(f, 1, 10 * f) for f in range(1, 6)])
+    assert evaluate_sequence(seq, inside).MOTA == 100.0

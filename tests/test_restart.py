@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks.soak import children
 from tests.test_api import baseline_checkpoint_or_skip
 
 pytestmark = [pytest.mark.shared, pytest.mark.slow]
@@ -83,10 +84,16 @@ def test_sigkill_mid_job_then_restart_loses_nothing(videos_dir: Path, weights_di
         running = _submit(url, long_clip, variant="baseline")
         _wait(url, running, lambda s: s["state"] == "running" and s["progress"]["frames_done"] > 0)
         assert list((tmp_path / "jobs" / running).glob("upload*")), "the upload is there while the job runs"
+        workers = children(first.pid)
+        assert workers, "the job runs in a tracking worker process"
     finally:
         os.kill(first.pid, signal.SIGKILL)
         first.wait(30)
     assert first.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 30  # the orphaned worker notices its server is gone and ends
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "a tracking worker outlived its server"
 
     second, url = _start(env, log)
     try:

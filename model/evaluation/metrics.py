@@ -180,7 +180,10 @@ def _evaluate_raw(job: SequenceJob, benchmark: str) -> _SequenceResult:
     first, last = check_span(job.first, job.last, length)
     if is_whole_sequence:
         _check_inside(gt_table, length, f"ground truth {find_gt_file(seq_dir)}")
-        _check_inside(pred_table, length, "predictions")
+    # Predictions must be able to belong to this sequence at all, whatever span is scored: frames past
+    # its end, or boxes wholly outside its image, mean tracks of another clip were passed.
+    _check_inside(pred_table, length, f"predictions for {name}")
+    _check_boxes_in_image(pred_table, info, name)
     pred_span = pred_table.span(first, last)
     _check_prediction_ids(pred_span)  # message in the sequence's own frame numbers
 
@@ -218,6 +221,21 @@ def _check_inside(table: MotTable, length: int, what: str) -> None:
         raise ValueError(
             f"{what} has frames up to {table.last_frame} but the sequence has {length} frames: "
             "fix the file, or pass first/last to evaluate a span"
+        )
+
+
+def _check_boxes_in_image(table: MotTable, info: dict[str, str], name: str) -> None:
+    """Refuse predictions with a box that lies wholly outside the sequence's image (seqinfo's size)."""
+    if not len(table) or "imWidth" not in info or "imHeight" not in info:
+        return
+    width, height = float(info["imWidth"]), float(info["imHeight"])
+    x, y, w, h = (table.values[:, k] for k in (2, 3, 4, 5))
+    outside = (x >= width) | (y >= height) | (x + w <= 0) | (y + h <= 0)
+    if outside.any():
+        row = int(outside.argmax())
+        raise ValueError(
+            f"predictions hold {int(outside.sum())} boxes wholly outside {name}'s {width:.0f}x{height:.0f} image "
+            f"(the first at frame {int(table.frames[row])}: x={x[row]:.0f}, y={y[row]:.0f}): were they made on another clip?"
         )
 
 
