@@ -373,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--peers", nargs="*", default=list(PEERS), choices=list(PEERS))
     p.add_argument("--write", action="store_true", help="fill BENCHMARKS.md's and the README's protocol sections")
     p.add_argument("--stored-only", action="store_true", help="print the tables from stored unit results only")
+    p.add_argument("--seeds", nargs="*", type=int, default=None,
+                   help="compute only these training seeds' rows now (the tables still show every stored unit)")
     args = p.parse_args(argv)
     profile = PROFILES[args.profile]
     if args.train:
@@ -381,7 +383,10 @@ def main(argv: list[str] | None = None) -> int:
         runs = sorted({(row.run, seed) for seed in profile.training_seeds for row in LEARNED if row.run is not None})
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             list(pool.map(lambda rs: train(rs[0], rs[1], 1), runs))
-    table = compute(profile, args.jobs, args.peers, LEARNED, stored_only=args.stored_only)
+    if args.seeds is not None:  # compute a subset now; then report the whole profile from what is stored
+        subset = Profile(profile.name, profile.recipe_seeds, tuple(args.seeds))
+        compute(subset, args.jobs, args.peers, tuple(row for row in LEARNED if row.run is not None))
+    table = compute(profile, args.jobs, args.peers, LEARNED, stored_only=args.stored_only or args.seeds is not None)
     command = "python -m benchmarks.protocol " + " ".join(argv if argv is not None else sys.argv[1:])
     benchmarks_text, readme_text = report(table, profile, args.peers, command.strip())
     print(benchmarks_text)
