@@ -21,6 +21,8 @@ from typing import Any, ClassVar
 
 from torch import Tensor, nn
 
+from model.vsd.dswr import DSWR, DSWROutput, fixed_ratio_fusion
+
 
 @dataclass(frozen=True)
 class HookSwitches:
@@ -125,6 +127,16 @@ class QueryHook(nn.Module, ABC):
     @abstractmethod
     def from_spec(cls, spec: dict[str, Any]) -> QueryHook:
         """Rebuild the hook a checkpoint describes (weights are loaded afterwards)."""
+
+
+def fuse(dswr: DSWR, semantic: Tensor, queries: Tensor, inputs: HookInputs, switches: HookSwitches) -> DSWROutput:
+    """Eq. 14 for the hooks that fuse semantics into the queries: w from DSWR (eq. 13, needs Q) when it
+    is switched on, else the fixed ratio (the paper's "no DSWR" ablation)."""
+    if switches.dswr:
+        if inputs.quality is None:
+            raise ValueError("DSWR needs the frame quality Q; pass HookInputs(quality=...) or switch DSWR off")
+        return dswr(semantic, queries, inputs.quality)
+    return fixed_ratio_fusion(semantic, queries, float(switches.fixed_weight))
 
 
 HOOKS: dict[str, type[QueryHook]] = {}

@@ -13,8 +13,10 @@ from typing import Any
 
 from torch import Tensor, nn
 
-from model.tracking.hooks.base import HookInputs, HookNeeds, HookOutput, HookSwitches, QueryHook, register_hook
-from model.vsd.dswr import DSWR, DSWRConfig, fixed_ratio_fusion
+from model.tracking.hooks.base import (
+    HookInputs, HookNeeds, HookOutput, HookSwitches, QueryHook, fuse, register_hook,
+)
+from model.vsd.dswr import DSWR, DSWRConfig
 
 
 @register_hook
@@ -44,12 +46,7 @@ class DirectTeacherHook(QueryHook):
         if inputs.teacher_embedding is None:
             raise ValueError(f"direct integration needs the {self.teacher_name} teacher's embedding of the frame")
         semantic = self.project(inputs.teacher_embedding.reshape(queries.shape[0], 1, -1))
-        if switches.dswr:
-            if inputs.quality is None:
-                raise ValueError("DSWR needs the frame quality Q; pass HookInputs(quality=...) or switch DSWR off")
-            fused = self.dswr(semantic, queries, inputs.quality)
-        else:
-            fused = fixed_ratio_fusion(semantic, queries, float(switches.fixed_weight))
+        fused = fuse(self.dswr, semantic, queries, inputs, switches)
         return HookOutput(fused.fused, None, fused.weight)
 
     def spec(self) -> dict[str, Any]:

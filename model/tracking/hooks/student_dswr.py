@@ -16,8 +16,10 @@ from typing import Any
 
 from torch import Tensor
 
-from model.tracking.hooks.base import HookInputs, HookNeeds, HookOutput, HookSwitches, QueryHook, register_hook
-from model.vsd.dswr import DSWR, DSWRConfig, fixed_ratio_fusion
+from model.tracking.hooks.base import (
+    HookInputs, HookNeeds, HookOutput, HookSwitches, QueryHook, fuse, register_hook,
+)
+from model.vsd.dswr import DSWR, DSWRConfig
 from model.vsd.student import StudentConfig, StudentModel
 
 
@@ -56,12 +58,7 @@ class VSDHook(QueryHook):
         if not switches.student:
             return HookOutput(queries)
         semantic = self.student(queries, padding_mask=padding_mask).features
-        if switches.dswr:
-            if inputs.quality is None:
-                raise ValueError("DSWR needs the frame quality Q; pass HookInputs(quality=...) or switch DSWR off")
-            fused = self.dswr(semantic, queries, inputs.quality)
-        else:
-            fused = fixed_ratio_fusion(semantic, queries, float(switches.fixed_weight))
+        fused = fuse(self.dswr, semantic, queries, inputs, switches)
         return HookOutput(fused.fused, semantic, fused.weight)
 
     def spec(self) -> dict[str, Any]:
