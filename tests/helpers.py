@@ -19,6 +19,22 @@ from model.data.mot_io import check_span, find_gt_file, read_mot_table, read_seq
 from model.vsd.teacher import Teacher
 
 
+def held_job(timeout_s: float = 30.0):
+    """A job that says when it started and then waits for its gate: keeps a pool worker busy on demand.
+
+    Returns ``(work, gate, started)``; ``gate.set()`` lets the job finish."""
+    import threading
+
+    gate, started = threading.Event(), threading.Event()
+
+    def work(folder: Path, progress) -> Payload:
+        started.set()
+        gate.wait(timeout_s)
+        return Payload()
+
+    return work, gate, started
+
+
 class Payload(BaseModel):
     """Any JSON object as a typed job result, for job-pool tests that need no real tracking."""
 

@@ -28,7 +28,7 @@ from app.panels import panel_size
 from app.server import create_app
 from model.data.mot_io import read_mot, rows_to_tracks
 from model.tracking.checkpoint import DEFAULT_CHECKPOINTS
-from tests.helpers import Payload
+from tests.helpers import held_job
 
 CLIP = "intel-preview-classroom.gif"  # 45 frames, 480x270, 1.2 MB, several people from frame 1
 LONG_CLIP = "intel-one-by-one-person-detection.mp4"  # 1394 frames, 3.2 MB
@@ -415,15 +415,7 @@ def test_track_renders_no_video_and_says_where_to_get_one(client: TestClient, cl
 
 def test_a_result_before_the_job_finishes_is_a_409(client: TestClient, clip: Path) -> None:
     jobs = client.app.state.jobs
-    import threading
-
-    gate, started = threading.Event(), threading.Event()
-
-    def hold(folder: Path, progress) -> Payload:
-        started.set()
-        gate.wait(30)
-        return Payload()
-
+    hold, gate, started = held_job()
     blocker = jobs.new_job()[0]
     jobs.submit(blocker, hold, 1)  # occupies the single worker
     try:
@@ -524,19 +516,12 @@ def test_downloads_are_attachments(client: TestClient, clip: Path) -> None:
 def test_one_client_cannot_fill_the_queue_and_the_page_upload_obeys_the_same_admission(
     client: TestClient, clip: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import threading
 
     jobs = client.app.state.jobs
     for job_id in list(jobs._jobs):  # earlier tests' jobs finish first: this test counts the client's own
         jobs.wait(job_id, timeout=120)
     monkeypatch.setattr(jobs, "per_owner", 2)
-    gate, started = threading.Event(), threading.Event()
-
-    def hold(folder: Path, progress) -> Payload:
-        started.set()
-        gate.wait(30)
-        return Payload()
-
+    hold, gate, started = held_job()
     blocker = jobs.new_job()[0]
     jobs.submit(blocker, hold, 1, owner="testclient")  # the TestClient's own address: one of its 2 slots
     try:
