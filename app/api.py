@@ -31,7 +31,7 @@ DegradeChoice = Literal[DEGRADE_CHOICES]  # type: ignore[valid-type]
 
 MULTIPART_SLACK_BYTES = 64 * 1024  # form fields and part headers around the file
 UPLOAD_ROUTES = ("/track", "/jobs")  # bodies limited by app.upload_limit while they stream
-API_PATHS = ("/track", "/jobs", "/models", "/health", "/openapi.json", "/docs", "/redoc")  # the REST side
+API_PATHS = ("/track", "/jobs", "/models", "/health", "/openapi.json", "/docs", "/redoc", "/docs-assets")  # the REST side
 
 VideoField = Annotated[
     UploadFile,

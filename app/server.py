@@ -17,6 +17,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from app.api import API_PATHS, MULTIPART_SLACK_BYTES, UPLOAD_ROUTES, build_router
 from app.config import AppConfig
+from app.docs import install_docs
 from app.errors import install_error_handlers
 from app.gate import Admission, CrossOriginGuard, PathGuard, RequestContext
 from app.jobs import JobManager
@@ -57,7 +58,8 @@ def create_app(config: AppConfig | None = None, worker_initializer: Callable[[],
         workers.shutdown()
 
     app = FastAPI(title="VSD-MOT", version=__version__, description=f"{DESCRIPTION}\n\nLimits: {config.limits_text()}",
-                  lifespan=lifespan)
+                  lifespan=lifespan, docs_url=None, redoc_url=None)
+    install_docs(app)  # /docs and /redoc from local files: FastAPI's own pages need a CDN
     app.state.config, app.state.service, app.state.jobs, app.state.workers = config, service, jobs, workers
     install_error_handlers(app)
     # One admission policy for every way in: REST uploads and the page's uploads (Gradio's own route).

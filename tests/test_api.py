@@ -182,6 +182,18 @@ def test_the_ui_page_and_the_api_docs_are_both_served(client: TestClient) -> Non
     assert client.get("/docs").status_code == 200
 
 
+def test_the_docs_pages_load_their_assets_from_this_server(client: TestClient) -> None:
+    for page_path in ("/docs", "/redoc"):
+        page = client.get(page_path)
+        assert page.status_code == 200 and "/openapi.json" in page.text
+        assert "cdn.jsdelivr" not in page.text and "fonts.googleapis" not in page.text
+        assets = re.findall(r'(?:src|href)="(/docs-assets/[^"]+)"', page.text)
+        assert assets, page.text
+        for asset in assets:
+            answer = client.get(asset)
+            assert answer.status_code == 200 and len(answer.content) > 500, asset
+
+
 # ------------------------------------------------------------------------------------ POST /track
 
 

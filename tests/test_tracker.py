@@ -137,3 +137,51 @@ def test_collapsed_track_queries_are_removed() -> None:
     assert sorted(tracker.update(detections=_detections([BOX_A, near_a], [0.9, 0.8])).ids.tolist()) == [1, 2]
     second = tracker.update(detections=_detections([], []))
     assert second.ids.tolist() == [1] and len(tracker._tracks) == 1
+
+
+def test_a_track_no_proposal_backs_is_retired() -> None:
+    # The track query stays confident (0.9) while the detector sees nothing there: it follows nothing.
+    script = [[0.9], [0.9], [0.9], [0.9]]
+    tracker = Tracker(ScriptedModel(script), runtime=RuntimeConfig(max_unsupported=2, recover_iou=None))
+    assert tracker.update(detections=_detections([BOX_A], [0.9])).ids.tolist() == [1]
+    nothing = _detections([], [])
+    assert tracker.update(detections=nothing).ids.tolist() == [1]  # 1 frame unbacked
+    assert tracker.update(detections=nothing).ids.tolist() == [1]  # 2 frames
+    assert len(tracker.update(detections=nothing)) == 0 and not tracker._tracks  # 3 > 2: retired
+
+
+def test_a_backed_track_is_kept_and_weak_proposals_do_not_back() -> None:
+    script = [[0.9]] + [[0.9, 0.1]] * 4
+    runtime = RuntimeConfig(max_unsupported=1, support_min_score=0.1, snap_iou=None)
+    tracker = Tracker(ScriptedModel(script), runtime=runtime)
+    tracker.update(detections=_detections([BOX_A], [0.9]))
+    for _ in range(2):  # a proposal on the box, at the score floor: backed
+        assert tracker.update(detections=_detections([[11, 10, 51, 101]], [0.1])).ids.tolist() == [1]
+    weak = _detections([[11, 10, 51, 101]], [0.05])  # below support_min_score: does not back
+    assert tracker.update(detections=weak).ids.tolist() == [1]
+    assert len(tracker.update(detections=weak)) == 0
+
+
+@pytest.mark.parametrize(("recover_iou", "recover_frames", "expected_id"), [(0.3, 30, 1), (None, 30, 2), (0.3, 0, 2)])
+def test_identity_recovery(recover_iou, recover_frames, expected_id) -> None:
+    # f1 born on A; f2 unbacked; f3 retired; f4 a proposal near A's last backed box is born.
+    script = [[0.9], [0.9], [0.9], [0.9]]
+    runtime = RuntimeConfig(max_unsupported=1, recover_iou=recover_iou, recover_frames=recover_frames)
+    tracker = Tracker(ScriptedModel(script), runtime=runtime)
+    tracker.update(detections=_detections([BOX_A], [0.9]))
+    tracker.update(detections=_detections([], []))
+    assert len(tracker.update(detections=_detections([], []))) == 0
+    reborn = tracker.update(detections=_detections([[14, 12, 54, 104]], [0.9]))
+    assert reborn.ids.tolist() == [expected_id]
+
+
+def test_identity_recovery_is_one_to_one_and_needs_overlap() -> None:
+    # Two tracks retire together (lost past miss_tolerance); two new-borns: one over A, one far away.
+    script = [[0.9, 0.9], [0.1, 0.1], [0.9, 0.9]]
+    runtime = RuntimeConfig(miss_tolerance=0, snap_iou=None)
+    tracker = Tracker(ScriptedModel(script), runtime=runtime)
+    assert sorted(tracker.update(detections=_detections([BOX_A, BOX_B], [0.9, 0.9])).ids.tolist()) == [1, 2]
+    assert len(tracker.update(detections=_detections([], []))) == 0  # both lost: retired
+    far = [300, 300, 340, 400]
+    out = tracker.update(detections=_detections([BOX_A, far], [0.9, 0.9]))
+    assert dict(zip(out.ids.tolist(), out.xyxy[:, 0].round().tolist())) == {1: 10.0, 3: 300.0}

@@ -125,3 +125,38 @@ def test_track_a_clip_in_the_browser_and_see_both_trackers(server: str, videos_d
         finally:
             browser.close()
     assert httpx.get(f"{server}/jobs/{job_id}", timeout=10).json()["state"] == "done"
+
+
+def test_api_docs_render_with_every_outside_request_blocked(server: str) -> None:
+    """``/docs`` and ``/redoc`` come up with the network cut off: nothing is fetched from a CDN."""
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    outside: list[str] = []
+
+    def only_this_server(route) -> None:
+        if route.request.url.startswith(server):
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 1400})
+            page.route("**/*", only_this_server)
+            page.goto(server + "/docs")
+            try:
+                page.wait_for_selector(".swagger-ui .opblock", timeout=30_000)
+            finally:
+                page.screenshot(path=str(ARTIFACTS / "api-docs-offline.png"))
+            assert "/track" in page.locator(".swagger-ui").inner_text()
+            page.goto(server + "/redoc")
+            page.wait_for_selector("redoc h1, redoc [role=search]", timeout=30_000)
+            assert "/track" in page.locator("redoc").inner_text()
+        finally:
+            browser.close()
+    # ReDoc's bundle asks for its own "powered by" logo from its CDN; blocked, the page renders all the same.
+    decorative = {"https://cdn.redoc.ly/redoc/logo-mini.svg"}
+    assert not set(outside) - decorative, f"the docs pages asked for outside resources: {outside}"

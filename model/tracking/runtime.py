@@ -1,8 +1,12 @@
 """The tracker at run time: MOTRv2's identity rules around :class:`QueryTrackerModel`.
 
 A proposal becomes a new track at score >= 0.5, a track is lost below 0.5 and removed after
-``miss_tolerance`` frames; IDs restart at 1 per video (:meth:`Tracker.reset`). Two duplicate guards
-and a box refinement of ours (:class:`RuntimeConfig`) patch what our CPU-trained decoder gets wrong.
+``miss_tolerance`` frames; IDs restart at 1 per video (:meth:`Tracker.reset`). Rules of ours
+(:class:`RuntimeConfig`) patch what our CPU-trained decoder gets wrong: two duplicate guards, a box
+refinement, *proposal support* (a track query that no detector box has backed for a few frames has
+drifted off its person -- onto a leg, or into a flat line once the person left -- and is retired)
+and *identity recovery* (a new-born track that appears where a retired track was last backed takes
+that track's identity instead of a new one).
 """
 
 from __future__ import annotations
@@ -48,6 +52,16 @@ class RuntimeConfig:
     track_nms_removes: bool = True
     snap_iou: float | None = 0.5  # a visible track adopts its best-overlapping confident proposal's box
     snap_min_score: float = 0.3  # only proposals at least this confident are snapped to
+    # Proposal support (ours): a visible track whose box overlaps no proposal of score >= support_min_score
+    # by IoU >= support_iou for more than max_unsupported consecutive frames is retired (None: off).
+    support_iou: float | None = 0.3
+    support_min_score: float = 0.1
+    max_unsupported: int = 5
+    # Identity recovery (ours): a track retired for lack of support or after miss_tolerance frames stays
+    # recoverable for recover_frames frames; a new-born box overlapping its last backed box by IoU >=
+    # recover_iou continues its identity (one-to-one, best overlap first; None: off).
+    recover_iou: float | None = 0.3
+    recover_frames: int = 30
 
 
 @dataclass
@@ -58,6 +72,17 @@ class _Track:
     box: np.ndarray  # (4,) xyxy pixels, last visible
     score: float
     misses: int = 0
+    unsupported: int = 0  # consecutive visible frames without a backing proposal
+    backed_box: np.ndarray | None = None  # (4,) xyxy pixels, last box a proposal backed
+
+
+@dataclass
+class _Retired:
+    """A retired track's identity, kept for ``recover_frames`` frames for identity recovery."""
+
+    track_id: int
+    box: np.ndarray  # (4,) xyxy pixels, last backed box
+    retired_at: int  # frame index
 
 
 @dataclass
@@ -97,6 +122,7 @@ class Tracker:
 
     def reset(self) -> None:
         self._tracks: list[_Track] = []
+        self._retired: list[_Retired] = []
         self._next_id = 1
         self._frame_index = 0
         self.last: FrameInfo | None = None
@@ -148,20 +174,29 @@ class Tracker:
                 track.misses += 1
                 if track.misses <= cfg.miss_tolerance:
                     survivors.append(track)
+                else:  # lost for too long: retired, its identity recoverable for a while
+                    self._retire(track)
         self._suppress_duplicate_tracks([t for t in survivors if t.misses == 0])
         survivors = [t for t in survivors if t.misses <= cfg.miss_tolerance]
         self._snap_to_proposals([t for t in survivors if t.misses == 0], proposals.detections, scale, input_size)
+        survivors = self._check_support(survivors, proposals.detections)
         visible_boxes = np.array([t.box for t in survivors if t.misses == 0]).reshape(-1, 4)
         newborn = [j for j in range(nt, len(scores)) if scores[j] >= cfg.new_track_threshold]
         newborn.sort(key=lambda j: -scores[j])
+        born: list[_Track] = []
         for j in newborn:
             if cfg.duplicate_iou is not None and len(visible_boxes):
                 if box_iou_numpy(boxes[j : j + 1], visible_boxes).max() >= cfg.duplicate_iou:
                     continue
-            track = _Track(self._next_id, next_content[j], anchors[j], boxes[j], float(scores[j]))
-            self._next_id += 1
-            survivors.append(track)
+            born.append(_Track(0, next_content[j], anchors[j], boxes[j], float(scores[j]), backed_box=boxes[j].copy()))
             visible_boxes = np.concatenate((visible_boxes, boxes[j : j + 1]))
+        self._retired = [r for r in self._retired if self._frame_index - r.retired_at <= cfg.recover_frames]
+        self._recover_identities(born)
+        for track in born:
+            if track.track_id == 0:
+                track.track_id = self._next_id
+                self._next_id += 1
+        survivors += born
         self._tracks = survivors
         visible = [t for t in survivors if t.misses == 0]
         weight = out.hook.semantic_weight
@@ -180,6 +215,47 @@ class Tracker:
             scores=np.array([t.score for t in visible]),
             ids=np.array([t.track_id for t in visible]),
         )
+
+    def _retire(self, track: _Track) -> None:
+        if self.runtime.recover_iou is not None and track.backed_box is not None:
+            self._retired.append(_Retired(track.track_id, track.backed_box.copy(), self._frame_index))
+
+    def _check_support(self, tracks: list[_Track], proposals: Detections) -> list[_Track]:
+        """Proposal support: count each visible track's frames without a backing proposal; retire
+        the tracks past ``max_unsupported`` (their queries follow nothing the detector sees)."""
+        cfg = self.runtime
+        visible = [t for t in tracks if t.misses == 0]
+        if cfg.support_iou is None or not visible:
+            for t in visible:
+                t.backed_box = t.box.copy()
+            return tracks
+        strong = proposals.xyxy[proposals.scores >= cfg.support_min_score]
+        best = (box_iou_numpy(np.stack([t.box for t in visible]), strong).max(axis=1) if len(strong)
+                else np.zeros(len(visible)))
+        retired: set[int] = set()
+        for track, iou in zip(visible, best):
+            if iou >= cfg.support_iou:
+                track.unsupported, track.backed_box = 0, track.box.copy()
+            else:
+                track.unsupported += 1
+                if track.unsupported > cfg.max_unsupported:
+                    self._retire(track)
+                    retired.add(track.track_id)
+        return [t for t in tracks if t.track_id not in retired]
+
+    def _recover_identities(self, born: list[_Track]) -> None:
+        """Identity recovery: new-born tracks over a retired track's last backed box take its id."""
+        cfg = self.runtime
+        if cfg.recover_iou is None or not born or not self._retired:
+            return
+        iou = box_iou_numpy(np.stack([t.box for t in born]), np.stack([r.box for r in self._retired]))
+        rows, cols = linear_sum_assignment(-iou)
+        taken = set()
+        for r, c in zip(rows, cols):
+            if iou[r, c] >= cfg.recover_iou:
+                born[r].track_id = self._retired[c].track_id
+                taken.add(c)
+        self._retired = [r for i, r in enumerate(self._retired) if i not in taken]
 
     def _snap_to_proposals(self, visible: list[_Track], proposals: Detections, scale: float, input_size: int) -> None:
         """Optional box refinement: the decoder keeps identity and score, but where a confident
