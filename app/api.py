@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 
-from app.config import UPLOAD_SUFFIXES, AppConfig
+from app.config import ACCEPTED_SUFFIXES, UPLOAD_SUFFIXES, AppConfig
 from app.errors import (
     JOB_ERRORS, UPLOAD_ERRORS, BadOptionError, ErrorBody, JobFailedError, JobNotFoundError, JobNotReadyError,
 )
@@ -35,7 +35,9 @@ API_PATHS = ("/track", "/jobs", "/models", "/health", "/openapi.json", "/docs", 
 
 VideoField = Annotated[
     UploadFile,
-    File(description=f"the clip: {', '.join(s.lstrip('.') for s in UPLOAD_SUFFIXES)} (animated GIF included)"),
+    File(description=f"the clip: {', '.join(s.lstrip('.') for s in UPLOAD_SUFFIXES)} (animated GIF included); or a "
+                     "labelled clip: a zip of one MOTChallenge sequence (img1/, gt/gt.txt, seqinfo.ini), tracked and "
+                     "scored against its ground truth (HOTA, DetA, AssA, MOTA, IDF1 in 'scores')"),
 ]
 
 
@@ -51,8 +53,13 @@ def track_options(
     seed: Annotated[int, Form(ge=0, le=SEED_MAX,
                               description="degradation seed: the same seed gives the same degradation")] = 0,
     max_frames: Annotated[int | None, Form(ge=1, description="track only the first N frames")] = None,
+    sweep: Annotated[bool, Form(
+        description="robustness sweep: also track the clip clean and at every preset (same seed) and compare the "
+                    "levels in 'sweep' (agreement with the clean run; accuracy too for a labelled zip). "
+                    "Takes one pass per level")] = False,
 ) -> TrackOptions:
-    return TrackOptions(variant=variant, student=student, dswr=dswr, degrade=degrade, seed=seed, max_frames=max_frames)
+    return TrackOptions(variant=variant, student=student, dswr=dswr, degrade=degrade, seed=seed, max_frames=max_frames,
+                        sweep=sweep)
 
 
 def job_status(jobs: JobManager, job: Job) -> dict[str, Any]:
@@ -92,7 +99,7 @@ def build_router(service: TrackingService, jobs: JobManager, workers: TrackingWo
             "ready": service.ready,
             "limits": {"max_upload_mb": config.max_upload_mb, "max_frames": config.max_frames,
                        "max_frame_pixels": config.max_frame_pixels,
-                       "upload_types": [s.lstrip(".") for s in UPLOAD_SUFFIXES], "job_ttl_s": config.job_ttl_s},
+                       "upload_types": [s.lstrip(".") for s in ACCEPTED_SUFFIXES], "job_ttl_s": config.job_ttl_s},
             "jobs": jobs.counts(),
         }
 

@@ -18,7 +18,9 @@ from typing import Any
 from model.core import settings
 from model.core.settings import DEFAULT_CHECKPOINTS
 
-UPLOAD_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".gif")
+UPLOAD_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".gif")  # clips
+LABELLED_SUFFIXES = (".zip",)  # a labelled MOTChallenge sequence (app.labelled), tracked and scored
+ACCEPTED_SUFFIXES = UPLOAD_SUFFIXES + LABELLED_SUFFIXES
 UHD_4K_PIXELS = 3840 * 2160
 
 
@@ -150,7 +152,8 @@ class AppConfig:
     def limits_text(self) -> str:
         """The limits as one sentence, shown in the UI and the API description."""
         return (
-            f"Uploads up to {self.max_upload_mb} MB ({', '.join(s.lstrip('.') for s in UPLOAD_SUFFIXES)}); "
+            f"Uploads up to {self.max_upload_mb} MB ({', '.join(s.lstrip('.') for s in UPLOAD_SUFFIXES)}, or a labelled "
+            f"MOTChallenge sequence as {', '.join(s.lstrip('.') for s in LABELLED_SUFFIXES)} to be scored); "
             f"at most {self.max_frames} frames per clip (set max frames to track only the start of a longer clip), "
             f"frames up to {self.max_frame_pixels / 1e6:.1f} megapixels (4K UHD is 8.3); "
             f"finished results are kept for {self.job_ttl_s // 60} min."

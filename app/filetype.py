@@ -37,10 +37,11 @@ class Sniffed:
     """The verdict on an upload's first bytes.
 
     Attributes:
-        kind: "video" (a container our decoders read), "image" (a still picture), "text" (plain
-            text, e.g. notes renamed .mp4) or "unknown" (let the decoder try, and say so if it cannot).
+        kind: "video" (a container our decoders read), "archive" (a zip: a labelled sequence,
+            app.labelled), "image" (a still picture), "text" (plain text, e.g. notes renamed .mp4) or
+            "unknown" (let the decoder try, and say so if it cannot).
         description: what it is, for messages ("a PNG image", "an MP4/QuickTime video").
-        suffix: the suffix the decoders should see for a video (".mp4", ".avi", ".mkv", ".gif").
+        suffix: the suffix the decoders should see (".mp4", ".avi", ".mkv", ".gif"; ".zip" for an archive).
     """
 
     kind: str
@@ -50,6 +51,8 @@ class Sniffed:
 
 def sniff(head: bytes) -> Sniffed:
     """Classify an upload by its first :data:`HEAD_BYTES` bytes."""
+    if head[:4] in (b"PK\x03\x04", b"PK\x05\x06"):  # a zip (an empty one starts with its end record)
+        return Sniffed("archive", "a zip archive", ".zip")
     if head[:6] in (b"GIF87a", b"GIF89a"):
         return Sniffed("video", "a GIF", ".gif")
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":

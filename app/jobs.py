@@ -65,6 +65,14 @@ def eta_seconds(frames_done: int, frames_total: int, elapsed_s: float) -> float 
     return max(0.0, elapsed_s / frames_done * (frames_total - frames_done))
 
 
+def remove_upload(path: Path) -> None:
+    """Delete an upload: a file, or the folder a labelled zip was unpacked into."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
 @dataclass
 class Job:
     """One job's state, as stored in ``status.json``."""
@@ -330,7 +338,7 @@ class JobManager:
                 self._persist(job, force=True)
                 for leftover in status.parent.glob("upload*"):  # nobody will track it now
                     try:
-                        leftover.unlink(missing_ok=True)
+                        remove_upload(leftover)
                     except OSError:  # the janitor removes the folder at expiry anyway
                         log.exception("cannot delete %s", leftover)
             self._jobs[job.id] = job
@@ -385,7 +393,7 @@ class JobManager:
         finally:
             try:
                 for leftover in folder.glob("upload*"):  # the upload is not needed once tracked
-                    leftover.unlink(missing_ok=True)
+                    remove_upload(leftover)
             except OSError:
                 log.exception("cannot delete the upload of job %s (the janitor will)", job.id)
             with self._lock:

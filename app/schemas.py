@@ -50,6 +50,54 @@ class VariantMeta(BaseModel):
     dswr: bool | Literal["not applicable"] | None = Field(None, description="DSWR on/off (VSD-MOT only)")
 
 
+class TrackerScore(BaseModel):
+    """TrackEval's metrics of one tracker's output against a reference (percentages 0..100)."""
+
+    HOTA: float
+    DetA: float
+    AssA: float
+    MOTA: float
+    IDF1: float
+    IDSW: int = Field(description="identity switches (CLEAR)")
+    gt_ids: int = Field(description="identities in the reference")
+    pred_ids: int = Field(description="identities in the tracker's output")
+
+
+class SweepTracker(BaseModel):
+    """One tracker at one level of a robustness sweep."""
+
+    visible_mean: float = Field(description="mean visible tracks per frame")
+    ids: int = Field(description="distinct identities")
+    rows: int = Field(description="box rows")
+    agreement: TrackerScore | None = Field(
+        description="this level's tracks scored against the SAME tracker's tracks on the clean clip (agreement, not "
+                    "accuracy: the clean run is the reference whether it was right or not); null at the clean level "
+                    "or when the clean run had no box")
+    score: TrackerScore | None = Field(description="accuracy against the uploaded ground truth (labelled zips only)")
+
+
+class SweepLevel(BaseModel):
+    """One degradation level of a robustness sweep (the same seed at every level)."""
+
+    degrade: str = Field(description="'none' (the clean clip) or a degradation preset")
+    seed: int
+    quality_mean: float = Field(description="mean frame quality Q over the frames")
+    semantic_weight_mean: float | None = Field(description="mean DSWR weight w (null where VSD-MOT with DSWR did not run)")
+    trackers: dict[str, SweepTracker]
+
+
+class RequestEcho(BaseModel):
+    """The options the job ran with, as sent (so a page can show the form that produced a result)."""
+
+    variant: str
+    student: bool | None
+    dswr: bool | None
+    degrade: str
+    seed: int
+    max_frames: int | None
+    sweep: bool
+
+
 class DetectorMeta(BaseModel):
     name: str
     sha256: str | None
@@ -75,6 +123,8 @@ class TrackMeta(BaseModel):
     degrade: str
     seed: int
     source: SourceMeta
+    request: RequestEcho
+    labelled: bool = Field(description="the upload was a labelled MOTChallenge sequence (zip): 'scores' holds accuracy")
 
 
 class TrackResult(BaseModel):
@@ -87,6 +137,10 @@ class TrackResult(BaseModel):
     unavailable: dict[str, str] = Field(description="variants requested but not run, with the reason")
     frames: list[FrameRecord]
     summary: dict[str, VariantSummary]
+    scores: dict[str, TrackerScore] | None = Field(
+        None, description="per variant that ran: accuracy on the processed frames against the upload's ground truth "
+                          "(labelled zips only)")
+    sweep: list[SweepLevel] | None = Field(None, description="the robustness sweep (sweep=true): clean, then each preset")
     meta: TrackMeta
 
 

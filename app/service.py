@@ -29,14 +29,17 @@ from app.config import AppConfig
 from app.errors import BadOptionError, ClipTooLongError, ModelUnavailableError
 from app.panels import PANEL_TITLES, PanelWriters, message_panel, panel_size, track_panel
 from app.schemas import (
-    DetectorMeta, FrameRecord, ModelsStatus, SourceMeta, TrackMeta, TrackResult, VariantMeta, VariantStatus,
-    VariantSummary,
+    DetectorMeta, FrameRecord, ModelsStatus, RequestEcho, SourceMeta, SweepLevel, SweepTracker, TrackerScore, TrackMeta,
+    TrackResult, VariantMeta, VariantStatus, VariantSummary,
 )
-from model.core.choices import BOTH, DEGRADE_CHOICES, NO_DEGRADATION, SEED_MAX, VARIANT_CHOICES, VARIANTS
+from model.core.choices import (
+    BOTH, DEGRADE_CHOICES, NO_DEGRADATION, SEED_MAX, SWEEP_LEVELS, VARIANT_CHOICES, VARIANTS,
+)
 from model.core.settings import PROJECT_ROOT
 from model.core.types import Tracks
 from model.data.mot_io import tracks_to_rows, write_json, write_mot
 from model.data.video import FrameSource, UnreadableVideoError, open_frames
+from model.evaluation.metrics import TrackMetrics
 from model.tracking.checkpoint import checkpoint_path, load_checkpoint
 from model.tracking.hooks import DirectTeacherHook, HookSwitches, IdentityHook, VSDHook
 from model.tracking.query_model import QueryTrackerModel
@@ -61,6 +64,7 @@ class TrackOptions:
         seed: degradation seed (same seed -> same degradation).
         max_frames: track only the first ``max_frames`` frames; None = the whole clip.
         render: write the H.264 videos (the API's synchronous ``/track`` skips them).
+        sweep: also track the clip at every other level of SWEEP_LEVELS (the robustness sweep).
     """
 
     variant: str = BOTH
@@ -70,6 +74,7 @@ class TrackOptions:
     seed: int = 0
     max_frames: int | None = None
     render: bool = True
+    sweep: bool = False
 
     def variants(self) -> list[str]:
         return list(VARIANTS) if self.variant == BOTH else [self.variant]
@@ -121,6 +126,17 @@ class Plan:
     run: list[str]  # variants that will run
     unavailable: dict[str, str]  # requested variants that cannot, with the reason
     switches: dict[str, HookSwitches]  # per variant that runs: its resolved hook switches
+    ground_truth: Path | None = None  # a labelled upload's sequence folder (app.labelled), scored after tracking
+
+    @property
+    def passes(self) -> int:
+        """Passes over the frames: one, or one per sweep level."""
+        return len(SWEEP_LEVELS) if self.options.sweep else 1
+
+    @property
+    def work_frames(self) -> int:
+        """Frames decoded and tracked over all passes (what progress and deadlines count)."""
+        return self.frames_total * self.passes
 
 
 def _short_path(path: Path) -> str:
@@ -172,6 +188,35 @@ def load_variant(name: str, checkpoint: Path) -> LoadedVariant:
             return variant
     variant.model = model.eval()
     return variant
+
+
+@dataclass
+class _Pass:
+    """One pass over the frames at one degradation level: per variant, frame -> Tracks, and timings."""
+
+    degrade: str
+    tracks: dict[str, dict[int, Tracks]]
+    frames: list[FrameRecord]
+    tracker_s: dict[str, float]
+    detector_s: float
+
+
+class _PassProgress:
+    """Progress over every pass of a request: frames done out of frames x passes."""
+
+    def __init__(self, callback: ProgressCallback | None, frames: int, passes: int) -> None:
+        self.callback, self.total, self.done = callback, frames * passes, 0
+
+    def frame_done(self) -> None:
+        self.done += 1
+        if self.callback is not None:
+            self.callback(self.done, self.total)
+
+
+def tracker_score(metrics: TrackMetrics) -> TrackerScore:
+    return TrackerScore(HOTA=round(metrics.HOTA, 2), DetA=round(metrics.DetA, 2), AssA=round(metrics.AssA, 2),
+                        MOTA=round(metrics.MOTA, 2), IDF1=round(metrics.IDF1, 2), IDSW=metrics.IDSW,
+                        gt_ids=metrics.gt_ids, pred_ids=metrics.pred_ids)
 
 
 class TrackingService:
@@ -273,7 +318,9 @@ class TrackingService:
             )
         total = min(len(source), options.max_frames or len(source))
         source.last = total  # narrow the span in place: re-opening would decode a GIF again
-        return Plan(options, source, filename or video.name, total, run, unavailable, switches)
+        labelled = video.is_dir() and (video / "gt" / "gt.txt").is_file()
+        return Plan(options, source, filename or video.name, total, run, unavailable, switches,
+                    ground_truth=video if labelled else None)
 
     def _resolve_switches(self, name: str, options: TrackOptions) -> HookSwitches:
         """The switches ``name`` runs with: the caller's for VSD-MOT, none for the baseline."""
@@ -291,63 +338,115 @@ class TrackingService:
         return Tracker(variant.model, detector=self.detector, teacher=variant.teacher, switches=switches)
 
     def run(self, plan: Plan, out_dir: Path, on_progress: ProgressCallback | None = None) -> TrackResult:
-        """Track the planned frames; write MOT/JSON files (and videos) to ``out_dir``; return the answer."""
+        """Track the planned frames; write MOT/JSON files (and videos) to ``out_dir``; return the answer.
+
+        With ``options.sweep`` the clip is then tracked again at every other level of SWEEP_LEVELS
+        (same seed, no video) and the answer's ``sweep`` compares the levels.
+        """
         start = time.perf_counter()
         options = plan.options
         out_dir.mkdir(parents=True, exist_ok=True)
-        trackers = {name: self._tracker(name, plan.switches[name]) for name in plan.run}
-        degrader = None
-        if options.degrade != NO_DEGRADATION:
-            from model.vsd.degrade import Degrader
-
-            degrader = Degrader(preset=options.degrade, seed=options.seed)
         info = plan.source.info
         panels = options.variants() if options.render else []
         size = panel_size(info.width, info.height, self.config.render_width)
         writers = PanelWriters(out_dir, info.fps, panels, plan.run) if panels else None
-        results: dict[str, dict[int, Tracks]] = {name: {} for name in plan.run}
-        tracker_s = {name: 0.0 for name in plan.run}
-        detector_s = 0.0
-        frames: list[FrameRecord] = []
+        progress = _PassProgress(on_progress, plan.frames_total, plan.passes)
+        try:
+            main = self._track_pass(plan, options.degrade, progress, writers, size)
+        finally:
+            if writers is not None:
+                writers.close()
+        for name, tracks in main.tracks.items():
+            write_mot(out_dir / f"{name}.txt", tracks)
+            write_json(out_dir / f"{name}.json", tracks)
+        scores = ({name: self._score_against_truth(plan, tracks) for name, tracks in main.tracks.items()}
+                  if plan.ground_truth is not None else None)
+        sweep = self._sweep(plan, main, progress, out_dir) if options.sweep else None
+        return self._answer(plan, main, scores, sweep, time.perf_counter() - start)
+
+    def _track_pass(self, plan: Plan, degrade: str, progress: _PassProgress, writers: PanelWriters | None = None,
+                    size: tuple[int, int] = (0, 0)) -> _Pass:
+        """One pass over the planned frames at one degradation level, with fresh trackers (ids from 1)."""
+        trackers = {name: self._tracker(name, plan.switches[name]) for name in plan.run}
+        degrader = None
+        if degrade != NO_DEGRADATION:
+            from model.vsd.degrade import Degrader
+
+            degrader = Degrader(preset=degrade, seed=plan.options.seed)
+        result = _Pass(degrade, {name: {} for name in plan.run}, [], {name: 0.0 for name in plan.run}, 0.0)
         # The chart's w is VSD-MOT's DSWR weight, shown only where DSWR really ran.
         weighted = "vsd-mot" in trackers and trackers["vsd-mot"].needs.quality
         try:
-            for done, (number, frame) in enumerate(plan.source, start=1):
+            for number, frame in plan.source:
                 if degrader is not None:
                     frame = degrader(frame, number)
                 quality = assess_frame(frame)
                 tick = time.perf_counter()
                 detections = self.detector(frame)
-                detector_s += time.perf_counter() - tick
+                result.detector_s += time.perf_counter() - tick
                 for name, tracker in trackers.items():
                     tick = time.perf_counter()
-                    results[name][number] = tracker.update(frame, detections=detections, quality=quality)
-                    tracker_s[name] += time.perf_counter() - tick
+                    result.tracks[name][number] = tracker.update(frame, detections=detections, quality=quality)
+                    result.tracker_s[name] += time.perf_counter() - tick
                 weight = trackers["vsd-mot"].last.semantic_weight if weighted else None
-                frames.append(FrameRecord(
+                result.frames.append(FrameRecord(
                     frame=number,
                     quality=round(float(quality.q), 4),
                     clarity=round(float(quality.clarity), 4),
                     noise=round(float(quality.noise), 4),
                     contrast=round(float(quality.contrast), 4),
                     semantic_weight=None if weight is None else round(float(weight), 4),
-                    track_count={name: len(results[name][number]) for name in plan.run},
+                    track_count={name: len(result.tracks[name][number]) for name in plan.run},
                 ))
                 if writers is not None:
-                    writers.write(self._panels(frame, number, plan, results, size))
-                if on_progress is not None:
-                    on_progress(done, plan.frames_total)
+                    writers.write(self._panels(frame, number, plan, result.tracks, size))
+                progress.frame_done()
         except UnreadableVideoError as exc:  # e.g. a file that stops decoding mid-clip: name the user's file
             path = plan.source.path
             message = str(exc).replace(str(path), plan.filename).replace(path.name, plan.filename)
             raise type(exc)(message.replace(str(path.parent), "")) from None
-        finally:
-            if writers is not None:
-                writers.close()
-        for name, tracks in results.items():
-            write_mot(out_dir / f"{name}.txt", tracks)
-            write_json(out_dir / f"{name}.json", tracks)
-        return self._answer(plan, results, frames, tracker_s, detector_s, time.perf_counter() - start)
+        return result
+
+    def _score_against_truth(self, plan: Plan, tracks: dict[int, Tracks]) -> TrackerScore:
+        """Accuracy on the processed frames (1..frames_total) against the labelled upload's ground truth."""
+        from model.evaluation.metrics import evaluate_sequence
+
+        return tracker_score(evaluate_sequence(plan.ground_truth, tracks, first=1, last=plan.frames_total))
+
+    def _sweep(self, plan: Plan, main: _Pass, progress: _PassProgress, out_dir: Path) -> list[SweepLevel]:
+        """Every level of SWEEP_LEVELS (the main pass reused for its own), compared with the clean pass."""
+        from model.evaluation.agreement import agreement
+
+        passes = {main.degrade: main}
+        for level in SWEEP_LEVELS:
+            if level not in passes:
+                passes[level] = self._track_pass(plan, level, progress)
+        clean, info = passes[NO_DEGRADATION], plan.source.info
+        levels = []
+        for level in SWEEP_LEVELS:
+            current = passes[level]
+            trackers = {}
+            for name, tracks in current.tracks.items():
+                write_mot(out_dir / "sweep" / f"{level}-{name}.txt", tracks)
+                agreed = None
+                if level != NO_DEGRADATION:
+                    metrics = agreement(clean.tracks[name], tracks, plan.frames_total, info.width, info.height)
+                    agreed = None if metrics is None else tracker_score(metrics)
+                trackers[name] = SweepTracker(
+                    visible_mean=round(sum(len(t) for t in tracks.values()) / max(1, len(tracks)), 3),
+                    ids=len({int(i) for t in tracks.values() for i in t.ids}),
+                    rows=sum(len(t) for t in tracks.values()),
+                    agreement=agreed,
+                    score=self._score_against_truth(plan, tracks) if plan.ground_truth is not None else None,
+                )
+            weights = [f.semantic_weight for f in current.frames if f.semantic_weight is not None]
+            levels.append(SweepLevel(
+                degrade=level, seed=plan.options.seed,
+                quality_mean=round(float(np.mean([f.quality for f in current.frames])), 4) if current.frames else 0.0,
+                semantic_weight_mean=round(float(np.mean(weights)), 4) if weights else None,
+                trackers=trackers,
+            ))
+        return levels
 
     def _panels(self, frame: np.ndarray, number: int, plan: Plan, results: dict[str, dict[int, Tracks]],
                 size: tuple[int, int]) -> dict[str, np.ndarray]:
@@ -361,36 +460,42 @@ class TrackingService:
                                              size)
         return images
 
-    def _answer(self, plan: Plan, results: dict[str, dict[int, Tracks]], frames: list[FrameRecord],
-                tracker_s: dict[str, float], detector_s: float, elapsed: float) -> TrackResult:
-        n = len(frames)
+    def _answer(self, plan: Plan, main: _Pass, scores: dict[str, TrackerScore] | None,
+                sweep: list[SweepLevel] | None, elapsed: float) -> TrackResult:
+        n = len(main.frames)
         summary = {}
-        for name, tracks in results.items():
-            busy = detector_s + tracker_s[name]
+        for name, tracks in main.tracks.items():
+            busy = main.detector_s + main.tracker_s[name]
             summary[name] = VariantSummary(
                 rows=sum(len(t) for t in tracks.values()),
                 ids=len({int(i) for t in tracks.values() for i in t.ids}),
                 fps=round(n / busy, 2) if busy > 0 else 0.0,
-                tracker_ms_mean=round(1000 * tracker_s[name] / n, 2) if n else 0.0,
+                tracker_ms_mean=round(1000 * main.tracker_s[name] / n, 2) if n else 0.0,
             )
-        info = plan.source.info
+        info, options = plan.source.info, plan.options
         return TrackResult(
-            tracks={name: tracks_to_rows(tracks) for name, tracks in results.items()},
+            tracks={name: tracks_to_rows(tracks) for name, tracks in main.tracks.items()},
             unavailable=plan.unavailable,
-            frames=frames,
+            frames=main.frames,
             summary=summary,
+            scores=scores,
+            sweep=sweep,
             meta=TrackMeta(
                 detector=self.detector_meta(),
-                models={name: self._variant_meta(name, plan) for name in plan.options.variants()},
+                models={name: self._variant_meta(name, plan) for name in options.variants()},
                 device=self.device,
                 torch_threads=torch.get_num_threads(),
                 fps=float(info.fps),
                 frames_processed=n,
                 elapsed_s=round(elapsed, 3),
-                degrade=plan.options.degrade,
-                seed=plan.options.seed,
+                degrade=options.degrade,
+                seed=options.seed,
                 source=SourceMeta(filename=plan.filename, width=info.width, height=info.height,
                                   num_frames=info.num_frames),
+                request=RequestEcho(variant=options.variant, student=options.student, dswr=options.dswr,
+                                    degrade=options.degrade, seed=options.seed, max_frames=options.max_frames,
+                                    sweep=options.sweep),
+                labelled=plan.ground_truth is not None,
             ),
         )
 

@@ -14,22 +14,24 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-from app.config import UPLOAD_SUFFIXES
+from app.config import ACCEPTED_SUFFIXES, UPLOAD_SUFFIXES
 from app.errors import EmptyUploadError, UnsupportedFileError, UploadTooLargeError, as_app_error
 from app.filetype import HEAD_BYTES, display_name, sniff
 from app.jobs import Job, JobManager
+from app.labelled import LABELLED_SUFFIX, LAYOUT, UNPACKED_FACTOR, LabelledLimits, unpack_labelled_clip
 from app.service import TrackingService, TrackOptions
 from app.worker import JobRequest, TrackingWorkers
 from model.data.video import UnreadableVideoError
 
 COPY_CHUNK = 1024 * 1024
-ACCEPTED = ", ".join(s.lstrip(".") for s in UPLOAD_SUFFIXES)
+ACCEPTED = ", ".join(s.lstrip(".") for s in UPLOAD_SUFFIXES) + f", or a labelled sequence as {LABELLED_SUFFIX.lstrip('.')}"
+LABELLED_FOLDER = "upload-sequence"  # "upload*": swept with the upload once the job is tracked
 
 
 def upload_suffix(filename: str | None) -> str:
     """The lower-case suffix of an accepted upload name; UnsupportedFileError otherwise."""
     suffix = Path(display_name(filename, fallback="")).suffix.lower()
-    if suffix not in UPLOAD_SUFFIXES:
+    if suffix not in ACCEPTED_SUFFIXES:
         raise UnsupportedFileError(f"{display_name(filename)} is not a supported clip: upload one of {ACCEPTED}")
     return suffix
 
@@ -56,14 +58,28 @@ def save_upload(data: BinaryIO, target: Path, limit_bytes: int, shown_name: str)
 
 
 def store_by_content(upload: Path, shown_name: str) -> Path:
-    """Refuse still images; give a recognised video the suffix its decoder needs."""
+    """Refuse still images; give a recognised video (or zip) the suffix its reader needs."""
     with upload.open("rb") as handle:
         verdict = sniff(handle.read(HEAD_BYTES))
     if verdict.kind in ("image", "text"):
         raise UnsupportedFileError(f"{shown_name} is {verdict.description}, not a video: upload one of {ACCEPTED}")
-    if verdict.kind == "video" and verdict.suffix != upload.suffix.lower():
+    if upload.suffix.lower() == LABELLED_SUFFIX and verdict.kind != "archive":
+        raise UnsupportedFileError(f"{shown_name} is not a zip archive: a labelled clip is a zip of {LAYOUT}")
+    if verdict.kind in ("video", "archive") and verdict.suffix != upload.suffix.lower():
         return upload.rename(upload.with_name(f"upload{verdict.suffix}"))
     return upload
+
+
+def unpack_if_labelled(upload: Path, service: TrackingService, shown_name: str) -> Path:
+    """A zip becomes its checked sequence folder beside it (the zip itself is deleted); a video stays."""
+    if upload.suffix != LABELLED_SUFFIX:
+        return upload
+    config = service.config
+    limits = LabelledLimits(max_frames=config.max_frames, max_frame_pixels=config.max_frame_pixels,
+                            max_unpacked_bytes=config.max_upload_bytes * UNPACKED_FACTOR)
+    folder = unpack_labelled_clip(upload, upload.with_name(LABELLED_FOLDER), limits, shown_name)
+    upload.unlink()
+    return folder
 
 
 def client_key(host: str | None, headers: Mapping[str, str], trust_forwarded_for: bool) -> str:
@@ -94,10 +110,10 @@ def submit_clip(
     upload = folder / f"upload{suffix}"
     try:
         save_upload(data, upload, service.config.max_upload_bytes, shown_name)
-        upload = store_by_content(upload, shown_name)
+        upload = unpack_if_labelled(store_by_content(upload, shown_name), service, shown_name)
         plan = service.plan(upload, options, filename=shown_name)
         request = JobRequest(upload, shown_name, options)
-        frames = plan.frames_total
+        frames = plan.work_frames
         return jobs.submit(job_id, lambda out_dir, progress: workers.run(request, frames, out_dir, progress), frames,
                            owner)
     except UnreadableVideoError as exc:  # name the user's file, not our copy of it (nor its folder)

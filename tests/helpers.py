@@ -137,3 +137,37 @@ def faulty_tracking() -> None:
         return real_run(self, plan, out_dir, on_progress)
 
     TrackingService.run = run
+
+
+def labelled_zip(sequence: Path, out: Path, frames: int, top: str | None = "seq", gt_shift: int = 0,
+                 seqinfo: dict[str, object] | None = None, extra: dict[str, bytes] | None = None,
+                 gt_text: str | None = None) -> Path:
+    """A zip of the first ``frames`` frames of a MOTChallenge ``sequence`` with their ground truth.
+
+    ``top``: the one folder the sequence sits in (None: at the archive's top); ``gt_shift`` moves every
+    ground-truth row that many frames later (a mismatch); ``seqinfo`` overrides seqinfo.ini's keys
+    (a value of None drops the key; ``seqinfo={}`` keeps the file as written); ``extra`` adds members
+    by name; ``gt_text`` replaces the ground truth's text.
+    """
+    import zipfile
+
+    prefix = f"{top}/" if top else ""
+    gt = read_mot_table(find_gt_file(sequence)).span(1, frames)
+    gt.values[:, 0] += gt_shift
+    info = {"name": sequence.name, "imDir": "img1", "frameRate": 7, "seqLength": frames, "imWidth": 768,
+            "imHeight": 576, "imExt": ".jpg", **(seqinfo or {})}
+    ini = "[Sequence]\n" + "".join(f"{k}={v}\n" for k, v in info.items() if v is not None)
+    gt_path = out.with_suffix(".gt.txt")
+    gt.write(gt_path)
+    with zipfile.ZipFile(out, "w") as bundle:
+        for number in range(1, frames + 1):
+            bundle.write(sequence / "img1" / f"{number:06d}.jpg", f"{prefix}img1/{number:06d}.jpg")
+        if gt_text is None:
+            bundle.write(gt_path, f"{prefix}gt/gt.txt")
+        else:
+            bundle.writestr(f"{prefix}gt/gt.txt", gt_text)
+        bundle.writestr(f"{prefix}seqinfo.ini", ini)
+        for name, data in (extra or {}).items():
+            bundle.writestr(name, data)
+    gt_path.unlink()
+    return out

@@ -28,7 +28,7 @@ from app.panels import panel_size
 from app.server import create_app
 from model.data.mot_io import read_mot, rows_to_tracks
 from model.tracking.checkpoint import DEFAULT_CHECKPOINTS
-from tests.helpers import held_job
+from tests.helpers import held_job, labelled_zip, write_sequence_subset
 
 CLIP = "intel-preview-classroom.gif"  # 45 frames, 480x270, 1.2 MB, several people from frame 1
 LONG_CLIP = "intel-one-by-one-person-detection.mp4"  # 1394 frames, 3.2 MB
@@ -105,6 +105,10 @@ def post_clip(client: TestClient, path: Path, route: str = "/track", **fields: o
     data = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in fields.items()}
     with path.open("rb") as handle:
         return client.post(route, files={"video": (path.name, handle)}, data=data)
+
+
+def meta_is_unlabelled(body: dict) -> bool:
+    return body["meta"]["labelled"] is False and body["meta"]["request"]["sweep"] is False
 
 
 def sha256(path: Path) -> str:
@@ -215,7 +219,9 @@ def test_track_answers_tracks_per_frame_quality_and_metadata(client: TestClient,
         rows = {name: sum(1 for r in body["tracks"][name] if r[0] == record["frame"]) for name in body["tracks"]}
         assert record["track_count"] == rows
     meta = body["meta"]
-    assert meta["frames_processed"] == 8 and meta["fps"] == 10.0 and meta["device"] == "cpu"
+    assert body["scores"] is None and body["sweep"] is None and meta_is_unlabelled(body)
+    # The GIF's own rate, from its 70 ms frame delays (not a nominal 10 fps).
+    assert meta["frames_processed"] == 8 and meta["fps"] == 14.286 and meta["device"] == "cpu"
     assert meta["source"] == {"filename": CLIP, "width": 480, "height": 270, "num_frames": 45}
     assert meta["models"]["baseline"]["sha256"] == sha256(baseline_ckpt)
     assert meta["models"]["baseline"]["student"] == "not applicable"
@@ -551,3 +557,70 @@ def test_one_client_cannot_fill_the_queue_and_the_page_upload_obeys_the_same_adm
     monkeypatch.setattr(jobs, "is_full", lambda: True)  # the page's upload route meets the same queue bound
     page = client.post("/gradio_api/upload", files={"files": ("clip.mp4", b"\x00" * 100)})
     assert page.status_code == 429 and page.json()["error"] == "queue_full" and "retry-after" in page.headers
+
+
+# ------------------------------------------------------------------------------ sweep and labelled clips
+
+
+def test_a_sweep_tracks_every_level_and_reports_agreement_with_the_clean_run(client: TestClient, clip: Path) -> None:
+    created = post_clip(client, clip, route="/jobs", max_frames=6, degrade="medium", seed=3, sweep=True)
+    assert created.status_code == 202 and created.json()["progress"]["frames_total"] == 6 * 5  # one pass per level
+    job_id = created.json()["id"]
+    while (job := client.get(f"/jobs/{job_id}").json())["state"] not in ("done", "failed"):
+        time.sleep(0.2)
+    assert job["state"] == "done", job["error"]
+    result = client.get(f"/jobs/{job_id}/result").json()
+    assert result["meta"]["request"] == {"variant": "both", "student": None, "dswr": None, "degrade": "medium",
+                                         "seed": 3, "max_frames": 6, "sweep": True}
+    levels = result["sweep"]
+    assert [level["degrade"] for level in levels] == ["none", "mild", "medium", "severe", "realesrgan"]
+    assert all(level["seed"] == 3 and set(level["trackers"]) == {"baseline", "vsd-mot"} for level in levels)
+    for name in ("baseline", "vsd-mot"):
+        assert levels[0]["trackers"][name]["agreement"] is None  # the clean run is the reference
+        for level in levels[1:]:
+            agreed = level["trackers"][name]["agreement"]
+            assert agreed is not None and 0 <= agreed["HOTA"] <= 100 and level["trackers"][name]["score"] is None
+    # The requested level is the main run itself, not a second pass with other numbers.
+    medium = levels[2]["trackers"]["baseline"]
+    assert medium["rows"] == result["summary"]["baseline"]["rows"] and medium["ids"] == result["summary"]["baseline"]["ids"]
+    folder = client.app.state.jobs.folder(job_id)
+    assert (folder / "sweep" / "medium-baseline.txt").read_text() == (folder / "baseline.txt").read_text()
+    # Harder levels look worse to the quality score, and w follows Q.
+    assert levels[0]["quality_mean"] > levels[3]["quality_mean"]
+    assert all(level["semantic_weight_mean"] is not None for level in levels)
+
+
+def test_a_labelled_zip_is_tracked_and_scored_against_its_ground_truth(client: TestClient, pets_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    from model.evaluation.metrics import evaluate_sequence
+
+    archive = labelled_zip(pets_dir, tmp_path / "pets.zip", 8)
+    response = post_clip(client, archive)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["meta"]["labelled"] is True and body["meta"]["source"]["num_frames"] == 8
+    assert body["meta"]["fps"] == 7.0  # seqinfo.ini's frameRate
+    # The same numbers `vsdmot evaluate` gives for the returned tracks on the same frames.
+    truth = write_sequence_subset(pets_dir, tmp_path / "truth", 1, 8)
+    for name in ("baseline", "vsd-mot"):
+        expected = evaluate_sequence(truth, rows_to_tracks(body["tracks"][name]))
+        score = body["scores"][name]
+        assert score["HOTA"] == pytest.approx(expected.HOTA, abs=0.01) and score["IDF1"] == pytest.approx(expected.IDF1, abs=0.01)
+        assert score["gt_ids"] == expected.gt_ids and score["HOTA"] > 20  # people really were tracked
+
+
+def test_a_labelled_zip_that_does_not_fit_its_frames_is_refused_before_tracking(client: TestClient, pets_dir: Path,
+                                                                                tmp_path: Path) -> None:
+    shifted = post_clip(client, labelled_zip(pets_dir, tmp_path / "shifted.zip", 4, gt_shift=30))
+    assert shifted.status_code == 422 and shifted.json()["error"] == "bad_labelled_clip"
+    assert "frames 31..34" in shifted.json()["detail"] and "img1/ holds frames 1..4" in shifted.json()["detail"]
+    assert "pytest" not in shifted.text  # no server path in the answer
+    fake = tmp_path / "fake.zip"
+    fake.write_bytes(b"\x00\x01 not an archive" * 10)
+    answer = post_clip(client, fake)
+    assert answer.status_code == 415 and "not a zip archive" in answer.json()["detail"]
+    escape = post_clip(client, labelled_zip(pets_dir, tmp_path / "escape.zip", 2, extra={"../../x.txt": b"x"}))
+    assert escape.status_code == 422 and "leaves the archive" in escape.json()["detail"]
+    # Nothing was queued or left on disk for the refused uploads.
+    leftovers = [p for p in client.app.state.jobs.root.iterdir() if not (p / "status.json").exists()]
+    assert leftovers == []

@@ -357,3 +357,26 @@ def test_predictions_of_another_clip_are_refused_whatever_span_is_scored(tmp_pat
         evaluate_sequence(seq, outside)
     inside = _pred(tmp_path / "inside.txt", [_box(f, 1, 10 * f) for f in range(1, 6)])
     assert evaluate_sequence(seq, inside).MOTA == 100.0
+
+
+# ------------------------------------------------------------------------------------ agreement (ours)
+
+
+def test_agreement_scores_one_run_against_another_with_hand_computed_values() -> None:
+    from model.evaluation.agreement import agreement
+
+    def frame(*boxes: tuple[int, list[float]]) -> Tracks:
+        return Tracks(xyxy=np.array([b for _, b in boxes], np.float32).reshape(-1, 4),
+                      scores=np.full(len(boxes), 0.9, np.float32), ids=np.array([i for i, _ in boxes], np.int64))
+
+    clean = {1: frame((1, [10, 10, 50, 90])), 2: frame((1, [12, 10, 52, 90]))}
+    assert agreement(clean, clean, 2, 100, 100).HOTA == pytest.approx(100.0)
+    # Frame 2 lost: DetA = 1 TP / (1 TP + 1 FN) = 1/2; AssA of the one match = 1 / (1 + 1 FNA) = 1/2 -> HOTA 50.
+    lost = {1: clean[1], 2: frame()}
+    score = agreement(clean, lost, 2, 100, 100)
+    assert (score.HOTA, score.DetA, score.AssA, score.MOTA) == pytest.approx((50.0, 50.0, 50.0, 50.0))
+    # The same boxes under a new id from frame 2: every box detected, one identity switch.
+    switched = {1: clean[1], 2: frame((7, [12, 10, 52, 90]))}
+    score = agreement(clean, switched, 2, 100, 100)
+    assert score.DetA == pytest.approx(100.0) and score.IDSW == 1 and score.AssA == pytest.approx(50.0)
+    assert agreement({1: frame()}, clean, 2, 100, 100) is None  # nothing to agree with

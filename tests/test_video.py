@@ -17,7 +17,7 @@ from PIL import Image, ImageSequence
 
 from model.data.render import VideoWriter
 from model.data.video import (
-    DEFAULT_MAX_PIXELS, FrameTooLargeError, UnreadableVideoError, check_frame_size, open_frames,
+    DEFAULT_MAX_PIXELS, GIF_FPS, FrameTooLargeError, UnreadableVideoError, check_frame_size, gif_rate, open_frames,
 )
 
 GIF = "intel-preview-classroom.gif"  # 45 frames, 480x270
@@ -100,6 +100,16 @@ def test_gif_frames_match_a_full_decode_and_count_without_decoding(videos_dir: P
     for (_, frame), expected in zip(frames, reference[2:6]):
         assert frame.dtype == np.uint8 and frame.shape == (270, 480, 3)
         np.testing.assert_array_equal(frame, expected)
+
+
+def test_a_gif_plays_at_the_rate_its_frame_delays_give(tmp_path: Path, videos_dir: Path) -> None:
+    assert gif_rate([80, 80, 80, 500]) == 12.5  # the median ignores a long pause on one frame
+    assert gif_rate([0, 10, 0]) == GIF_FPS  # delays browsers replace: the nominal rate
+    assert gif_rate([40]) == 25.0
+    frames = [Image.new("RGB", (16, 16), (i * 40, 0, 0)) for i in range(5)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=50, loop=0)
+    assert open_frames(tmp_path / "a.gif").info.fps == 20.0
+    assert open_frames(real_clip(videos_dir, GIF)).info.fps == 14.286  # 70 ms a frame
 
 
 def test_reading_a_long_gif_holds_one_frame_at_a_time(tmp_path: Path) -> None:

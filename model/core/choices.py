@@ -20,6 +20,8 @@ TRAIN_VARIANTS: tuple[str, ...] = (*VARIANTS, "direct")
 NO_DEGRADATION = "none"
 DEGRADE_PRESETS: tuple[str, ...] = ("mild", "medium", "severe", "realesrgan")
 DEGRADE_CHOICES: tuple[str, ...] = (NO_DEGRADATION, *DEGRADE_PRESETS)
+# The levels of the demo's robustness sweep, in the order they are plotted: the clean clip, then each preset.
+SWEEP_LEVELS: tuple[str, ...] = DEGRADE_CHOICES
 
 # Frozen teachers (model.vsd.teacher) and how training distils from them.
 TEACHERS: tuple[str, ...] = ("clip-rn50", "effnet-lite0")

@@ -24,7 +24,8 @@ import numpy as np
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".webm", ".mkv", ".m4v", ".gif"}
 # 8K UHD (7680 x 4320, ~100 MB per BGR frame): beyond this a frame is a decompression bomb, not footage.
 DEFAULT_MAX_PIXELS = 7680 * 4320
-GIF_FPS = 10.0  # GIFs store per-frame delays, often rounded; one nominal rate keeps numbering simple
+GIF_FPS = 10.0  # a GIF that stores no usable frame delays plays at this rate
+GIF_DELAY_SAMPLE = 64  # frame delays read (from the headers, no pixels) to find a GIF's rate
 
 
 class UnreadableVideoError(ValueError):
@@ -183,6 +184,7 @@ def _probe_gif(path: Path, max_pixels: int) -> SequenceInfo:
             check_frame_size(path.name, width, height, max_pixels)
             count = image.n_frames
             _to_bgr(image)  # a GIF whose first frame is broken is refused now, not mid-job
+            fps = _gif_fps(image, count)
     except Image.DecompressionBombError:
         raise FrameTooLargeError(
             f"{path.name} announces a canvas too large to decode safely (more than {max_pixels / 1e6:.1f} megapixels)"
@@ -193,7 +195,29 @@ def _probe_gif(path: Path, max_pixels: int) -> SequenceInfo:
         raise UnreadableVideoError(f"cannot decode {path.name}: {exc}") from exc
     if count < 1:
         raise UnreadableVideoError(f"{path.name} has no frames")
-    return SequenceInfo(path.stem, GIF_FPS, count, width, height)
+    return SequenceInfo(path.stem, fps, count, width, height)
+
+
+def gif_rate(delays_ms: list[float]) -> float:
+    """Frames per second from a GIF's per-frame delays: 1000 / their median.
+
+    Why the median: encoders often give the first or last frame a long pause. Delays under 20 ms
+    are what browsers replace with 100 ms (and what broken encoders write), so they do not count;
+    with none left the nominal GIF_FPS is used.
+    """
+    usable = sorted(d for d in delays_ms if d >= 20)
+    if not usable:
+        return GIF_FPS
+    return round(1000.0 / usable[len(usable) // 2], 3)
+
+
+def _gif_fps(image: object, count: int) -> float:
+    delays = []
+    for index in range(min(count, GIF_DELAY_SAMPLE)):
+        image.seek(index)
+        delays.append(float(image.info.get("duration", 0) or 0))
+    image.seek(0)
+    return gif_rate(delays)
 
 
 def _to_bgr(image: object) -> np.ndarray:
