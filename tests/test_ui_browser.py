@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.helpers import labelled_zip
 from tests.test_api import CLIP, baseline_checkpoint_or_skip, build_plumbing_vsd_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,18 +99,32 @@ def test_track_a_clip_in_the_browser_and_see_both_trackers(server: str, videos_d
             assert "Uploads up to" in page.locator("#limits").inner_text()  # limits shown up front
             assert "Baseline" in page.locator("#model-status").inner_text()
 
-            page.set_input_files("#clip input[type=file]", str(videos_dir / CLIP))
-            page.wait_for_selector(f"#clip :text('{CLIP}')", timeout=30_000)
-            frames = page.locator("#max-frames input[type=number]")
-            frames.fill(str(FRAMES))
-            frames.press("Enter")
+            # The first example is the one that shows the point of the demo (several people from frame 1).
+            assert CLIP in page.locator(".gallery, [class*=examples]").first.inner_text()
+            # Student/DSWR act on VSD-MOT only: greyed out for "Baseline only".
+            page.get_by_label("Baseline only").check()
+            page.wait_for_function("document.querySelector('#student input').disabled", timeout=10_000)
+            page.get_by_label("Both side by side").check()
+            page.wait_for_function("!document.querySelector('#student input').disabled", timeout=10_000)
+
+            upload(page, videos_dir / CLIP)
+            set_frames(page, FRAMES)
+            choose_degradation(page, "medium")
             page.locator("#run").click()
 
+            # One synchronised video is the main result; while it runs, progress is shown once.
+            page.wait_for_selector(".progress-text, .eta-bar", timeout=60_000)
+            assert page.locator(".eta-bar").count() <= 1
+            wait_for_video(page, "#video-side-by-side video")
+            width = page.evaluate("document.querySelector('#video-side-by-side video').videoWidth")
+            height = page.evaluate("document.querySelector('#video-side-by-side video').videoHeight")
+            assert width > 1.5 * height  # two panels in one frame
+            page.locator("#separate-videos button, #separate-videos .label-wrap").first.click()  # the optional players
             for video in ("#video-baseline video", "#video-vsdmot video"):
-                page.wait_for_selector(video, timeout=180_000)
-                page.wait_for_function(f"document.querySelector('{video}').videoWidth > 0", timeout=30_000)
+                wait_for_video(page, video)
             page.wait_for_selector("#quality-plot .js-plotly-plot", timeout=30_000)
-            assert "semantic weight w" in page.locator("#quality-plot").inner_text()
+            plot_text = page.locator("#quality-plot").inner_text()
+            assert "semantic weight w" in plot_text and "noise (penalty" in plot_text and "Visible tracks" in plot_text
             summary = page.locator("#summary").inner_text()
             assert "identities" in summary and "baseline" in summary and "vsd-mot" in summary
             assert f"{FRAMES} of 45 frames of {CLIP}" in summary
@@ -119,12 +134,102 @@ def test_track_a_clip_in_the_browser_and_see_both_trackers(server: str, videos_d
             assert len(job_id) == 32
             page.screenshot(path=str(ARTIFACTS / "ui-browser.png"), full_page=True)
 
+            assert "medium" in page.locator("#run-history").inner_text()  # the run is in the history
+
             page.reload()  # the job id lives in the browser's storage: the page finds its results again
-            page.wait_for_selector("#video-baseline video", timeout=60_000)
-            assert f"{FRAMES} of 45 frames of {CLIP}" in page.locator("#summary").inner_text()
+            wait_for_video(page, "#video-side-by-side video")
+            page.wait_for_function(f"document.querySelector('#summary').innerText.includes('{FRAMES} of 45 frames')",
+                                   timeout=60_000)
+            # ... and the form shows the options that produced them, not the defaults.
+            page.wait_for_function("document.querySelector('#degrade input').value === 'medium'", timeout=30_000)
+            assert page.locator("#max-frames input[type=number]").input_value() == str(FRAMES)
+            history = page.locator("#run-history").inner_text()
+            assert history.count(job_id[:8]) == 2  # one row per tracker, not repeated by the reload
         finally:
             browser.close()
     assert httpx.get(f"{server}/jobs/{job_id}", timeout=10).json()["state"] == "done"
+
+
+def upload(page, path: Path) -> None:
+    page.set_input_files("#clip input[type=file]", str(path))
+    page.wait_for_selector(f"#clip :text('{path.stem}')", timeout=30_000)
+
+
+def set_frames(page, frames: int) -> None:
+    box = page.locator("#max-frames input[type=number]")
+    box.fill(str(frames))
+    box.press("Enter")
+
+
+def choose_degradation(page, preset: str) -> None:
+    page.locator("#degrade input").click()
+    page.get_by_role("option", name=preset, exact=True).click()
+    page.wait_for_function(f"document.querySelector('#degrade input').value === '{preset}'", timeout=10_000)
+
+
+def wait_for_video(page, selector: str, timeout_ms: int = 240_000) -> None:
+    page.wait_for_selector(selector, timeout=timeout_ms)
+    page.wait_for_function(f"document.querySelector('{selector}').videoWidth > 0", timeout=30_000)
+
+
+def test_a_robustness_sweep_plots_every_level_in_the_browser(server: str, videos_dir: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 2200})
+            page.goto(server + "/")
+            page.wait_for_selector("#run", timeout=60_000)
+            upload(page, videos_dir / CLIP)
+            set_frames(page, 6)
+            page.locator("#sweep input").check()
+            page.locator("#run").click()
+            page.wait_for_selector("#sweep-plot .js-plotly-plot", timeout=300_000)
+            text = page.locator("#sweep-plot").inner_text()
+            assert "Agreement with the clean run" in text and "not accuracy" in text
+            for level in ("none", "mild", "medium", "severe", "realesrgan"):
+                assert level in text
+            assert "Robustness sweep" in page.locator("#summary").inner_text()
+            page.locator("#sweep-plot").screenshot(path=str(ARTIFACTS / "ui-sweep.png"))
+            page.screenshot(path=str(ARTIFACTS / "ui-sweep-page.png"), full_page=True)
+        finally:
+            browser.close()
+
+
+def test_score_a_labelled_zip_in_the_browser_and_see_a_mismatch_refused(server: str, pets_dir: Path,
+                                                                        tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    good = labelled_zip(pets_dir, tmp_path / "pets-labelled.zip", 8)
+    bad = labelled_zip(pets_dir, tmp_path / "pets-wrong-gt.zip", 4, gt_shift=30)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_or_skip(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1900})
+            page.goto(server + "/")
+            page.wait_for_selector("#run", timeout=60_000)
+            upload(page, bad)
+            page.locator("#run").click()
+            page.wait_for_selector(":text('the ground truth belongs to another clip')", timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "ui-labelled-refused.png"))
+
+            page.locator("#clip button[aria-label*='Clear' i], #clip button[title*='Clear' i]").first.click()
+            upload(page, good)
+            page.locator("#run").click()
+            wait_for_video(page, "#video-side-by-side video")
+            page.wait_for_function("document.querySelector('#summary').innerText.includes('Accuracy against')",
+                                   timeout=60_000)
+            summary = page.locator("#summary").inner_text()
+            for column in ("HOTA", "DetA", "AssA", "MOTA", "IDF1"):
+                assert column in summary
+            assert "baseline" in summary and "vsd-mot" in summary
+            assert "HOTA (labelled)" in page.locator("#run-history").inner_text()
+            page.screenshot(path=str(ARTIFACTS / "ui-labelled-scores.png"), full_page=True)
+        finally:
+            browser.close()
 
 
 def test_api_docs_render_with_every_outside_request_blocked(server: str) -> None:
