@@ -1,23 +1,19 @@
-"""Tracking metrics (HOTA, CLEAR/MOTA, IDF1) computed by TrackEval itself, in-process.
+"""Tracking metrics (HOTA, CLEAR/MOTA, IDF1) exactly as TrackEval computes them, in memory.
 
-We do not reimplement the metrics: numbers reported next to the paper's tables must be the ones
-the MOTChallenge server's code produces. This module only lays the data out the way TrackEval's
-``MotChallenge2DBox`` expects (a temp folder), runs its HOTA, CLEAR, Identity and Count metrics
-without multiprocessing or printing, and returns one dataclass.
+Numbers reported next to the paper's tables must be the ones the MOTChallenge server's code
+(TrackEval) produces. The rules live in :mod:`model.evaluation.sequence_data` (loading and
+MOTChallenge preprocessing) and :mod:`~model.evaluation.hota`, :mod:`~model.evaluation.clear`,
+:mod:`~model.evaluation.identity` (the metrics); ``tests/test_metrics_trackeval.py`` runs TrackEval
+itself (a dev requirement) on real and randomised sequences and asserts every field is equal.
+Ours, not TrackEval's: no temp folder and no TrackEval package at run time, whose wheel pulls a
+second, non-headless OpenCV into the demo's install.
 
 Units: every rate in :class:`TrackMetrics` is a percentage in 0..100 stored at full float
 precision (the paper reports %); counts are ints. Print with one decimal.
-
-numpy 2: TrackEval 1.3.0 from PyPI no longer uses the removed ``np.float``/``np.int``/``np.bool``
-aliases in the dataset and metric code used here, so no compatibility shim is installed; the
-real-data tests run it under numpy 2 and would fail if that changed.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -34,11 +30,11 @@ from model.data.mot_io import (
     resolve_benchmark,
 )
 from model.core.types import Tracks
+from model.evaluation import clear, hota, identity
+from model.evaluation.sequence_data import SequenceData, prepare_sequence
 
 Predictions = str | Path | Mapping[int, Tracks]
 COMBINED = "COMBINED"
-_SEQ = "seq"  # the sequence's name inside the temp layout; the real name is only reported
-_TRACKER = "tracker"
 
 
 @dataclass(frozen=True)
@@ -109,7 +105,7 @@ class SequenceJob:
 
 @dataclass
 class _SequenceResult:
-    """TrackEval's raw per-metric result dicts, kept so sequences can be combined its way."""
+    """Raw per-metric result dicts (TrackEval's fields), kept so sequences can be combined its way."""
 
     name: str
     benchmark: str
@@ -187,12 +183,14 @@ def _evaluate_raw(job: SequenceJob, benchmark: str) -> _SequenceResult:
     pred_span = pred_table.span(first, last)
     _check_prediction_ids(pred_span)  # message in the sequence's own frame numbers
 
-    with tempfile.TemporaryDirectory(prefix="vsdmot-eval-") as tmp:
-        root = Path(tmp)
-        gt_table.span(first, last, renumber=True).write(root / "gt" / _SEQ / "gt" / "gt.txt")
-        tracker_file = root / "trackers" / _TRACKER / "data" / f"{_SEQ}.txt"
-        _as_tracker_file(pred_span.span(first, last, renumber=True)).write(tracker_file)
-        raw = _run_trackeval(root, resolved, num_frames=last - first + 1)
+    num_frames = last - first + 1
+    data = prepare_sequence(
+        gt_table.span(first, last, renumber=True),
+        _as_tracker_file(pred_span.span(first, last, renumber=True)),
+        num_frames,
+        resolved,
+    )
+    raw = _evaluate_data(data, num_frames)
     return _SequenceResult(name=name, benchmark=resolved, frames=last - first + 1, raw=raw)
 
 
@@ -252,41 +250,20 @@ def _check_prediction_ids(table: MotTable) -> None:
         )
 
 
-def _run_trackeval(root: Path, benchmark: str, num_frames: int) -> dict[str, dict]:
-    """Run TrackEval on the temp layout; its prints are swallowed and its errors become ValueError."""
-    from trackeval.datasets import MotChallenge2DBox
-    from trackeval.utils import TrackEvalException
-
-    config = {
-        "GT_FOLDER": str(root / "gt"),
-        "TRACKERS_FOLDER": str(root / "trackers"),
-        "OUTPUT_FOLDER": str(root / "output"),
-        "TRACKERS_TO_EVAL": [_TRACKER],
-        "BENCHMARK": benchmark,
-        "SKIP_SPLIT_FOL": True,
-        "SEQ_INFO": {_SEQ: num_frames},
-        "DO_PREPROC": True,  # TrackEval itself never preprocesses MOT15
-        "PRINT_CONFIG": False,
-    }
-    printed = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(printed):
-            dataset = MotChallenge2DBox(config)
-            metrics = _metrics()
-            raw_data = dataset.get_raw_seq_data(_TRACKER, _SEQ)
-            data = dataset.get_preprocessed_seq_data(raw_data, "pedestrian")
-            return {metric.get_name(): metric.eval_sequence(data) for metric in metrics}
-    except TrackEvalException as exc:
-        detail = printed.getvalue().strip()
-        message = f"TrackEval rejected the input: {exc}" + (f" ({detail})" if detail else "")
-        raise ValueError(message) from None
+def _evaluate_data(data: SequenceData, num_frames: int) -> dict[str, dict]:
+    counts = {"Dets": data.num_tracker_dets, "GT_Dets": data.num_gt_dets, "IDs": data.num_tracker_ids,
+              "GT_IDs": data.num_gt_ids, "Frames": num_frames}
+    return {"HOTA": hota.evaluate(data), "CLEAR": clear.evaluate(data), "Identity": identity.evaluate(data),
+            "Count": counts}
 
 
 def _combine(results: list[_SequenceResult]) -> _SequenceResult:
-    metrics = {metric.get_name(): metric for metric in _metrics()}
+    raws = [r.raw for r in results]
     combined = {
-        name: metric.combine_sequences({str(i): r.raw[name] for i, r in enumerate(results)})
-        for name, metric in metrics.items()
+        "HOTA": hota.combine([raw["HOTA"] for raw in raws]),
+        "CLEAR": clear.combine([raw["CLEAR"] for raw in raws]),
+        "Identity": identity.combine([raw["Identity"] for raw in raws]),
+        "Count": {key: sum(raw["Count"][key] for raw in raws) for key in raws[0]["Count"]},
     }
     benchmarks = sorted({r.benchmark for r in results})
     return _SequenceResult(COMBINED, "+".join(benchmarks), sum(r.frames for r in results), combined)
@@ -330,11 +307,3 @@ def _to_metrics(result: _SequenceResult, sequence: str | None) -> TrackMetrics:
         sequence=sequence if sequence is not None else result.name,
         benchmark=result.benchmark,
     )
-
-
-def _metrics() -> list:
-    """TrackEval's HOTA, CLEAR (IoU 0.5), Identity (IoU 0.5) and Count, with config printing off."""
-    from trackeval.metrics import CLEAR, HOTA, Count, Identity
-
-    quiet = {"PRINT_CONFIG": False}
-    return [HOTA(), CLEAR({"THRESHOLD": 0.5, **quiet}), Identity({"THRESHOLD": 0.5, **quiet}), Count()]
