@@ -18,11 +18,22 @@ SCHEDULE = ["--epochs", "8", "--lr-drop-epoch", "6", "--clips-per-epoch", "400",
             "--max-interval", "3", "--init", "assets/baseline.pt"]
 VSD = ["--variant", "vsd-mot", "--teacher", "effnet-lite0"]
 
+# Ours (issue 12): unlabelled clips of new scenes, pseudo-labelled offline (`vsdmot pseudo-label`, defaults;
+# benchmarks/pseudo_label_quality.py --write-clips runs/pseudo): the clips where it found at least one track.
+PSEUDO_DIR = Path("runs/pseudo")
+PSEUDO_CLIPS = ("intel-preview-classroom", "intel-preview-face-demographics-walking-and-pause",
+                "intel-preview-face-demographics-walking", "intel-preview-store-aisle-detection",
+                "intel-preview-worker-zone-detection", "mmaction2-two-people-indoor", "mmtracking-night-street-crowd",
+                "openpose-paris-street")
+PSEUDO = [arg for clip in PSEUDO_CLIPS for arg in ("--extra-sequence", str(PSEUDO_DIR / clip))]
+
 # run name -> training arguments (seed appended per run)
 RUNS: dict[str, list[str]] = {
     "baseline-cont": ["--variant", "baseline"],
     # ours (issue 11): the same control, deploying an EMA of its weights (model.training.averaging)
     "baseline-cont-ema": ["--variant", "baseline", "--weight-average", "0.999"],
+    # ours (issue 12): the same control with the pseudo-labelled clips beside the labelled spans
+    "baseline-cont-ema-pseudo": ["--variant", "baseline", "--weight-average", "0.999", *PSEUDO],
     "plain": [*VSD, "--distill", "plain", "--no-dswr"],
     "dcsd": [*VSD, "--distill", "dcsd", "--no-dswr"],
     "dcsd-dswr": [*VSD, "--distill", "dcsd", "--dswr"],

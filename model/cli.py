@@ -9,6 +9,7 @@ turns user errors into one ``error:`` line and exit status 2. The verbs, with th
     vsdmot degrade SOURCE --preset medium --seed 0 --output lq/SEQ
     vsdmot mix SEQUENCE ... --output mixed --ratio 2
     vsdmot train --variant baseline|vsd-mot|direct --output runs/NAME
+    vsdmot pseudo-label VIDEO_OR_FOLDER --output runs/pseudo/NAME
 """
 
 from __future__ import annotations
@@ -229,6 +230,9 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--student-layers", type=int, default=size.num_layers, help="the paper uses 3")
     p.add_argument("--span", action="append", default=None, metavar="SEQ:FIRST:LAST",
                    help="train on this span instead of the default split (repeatable)")
+    p.add_argument("--extra-sequence", action="append", default=None, metavar="FOLDER",
+                   help="ours: also train on this whole MOTChallenge sequence, e.g. a clip pseudo-labelled by "
+                        "`vsdmot pseudo-label` (repeatable)")
     p.add_argument("--init", default=None, help="initialise from a checkpoint (e.g. the trained baseline)")
     p.add_argument("--weight-average", type=float, default=defaults.weight_average, metavar="DECAY",
                    help="ours: deploy an exponential moving average of the weights with this decay, e.g. 0.999")
@@ -237,7 +241,6 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
 
 def train_config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser):  # -> TrainConfig
     """The :class:`TrainConfig` the parsed ``train`` arguments describe (``parser.error`` on bad ones)."""
-    from model.data.clips import VAL_SPAN
     from model.training.run_config import TrainConfig
     from model.vsd.student import StudentConfig
 
@@ -256,9 +259,11 @@ def train_config_from_args(args: argparse.Namespace, parser: argparse.ArgumentPa
             values["spans"] = tuple((n, int(a), int(b)) for n, a, b in (s.rsplit(":", 2) for s in spans))
         except ValueError:
             parser.error("--span takes SEQUENCE:FIRST:LAST, e.g. TUD-Stadtmitte:1:50")
-        if any(n == VAL_SPAN[0] and b >= VAL_SPAN[1] for n, a, b in values["spans"]):
-            parser.error(f"--span overlaps the validation frames {VAL_SPAN}: never train on them")
-    return TrainConfig(**values)
+    values["extra_sequences"] = tuple(values.pop("extra_sequence") or ())
+    try:
+        return TrainConfig(**values)
+    except ValueError as exc:  # validation data among the spans or extra sequences
+        parser.error(str(exc))
 
 
 def parse_train_config(argv: Sequence[str]):  # -> TrainConfig
@@ -280,6 +285,45 @@ def _train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------ pseudo-label
+
+
+def _pseudo_label_arguments(p: argparse.ArgumentParser) -> None:
+    from model.data.pseudo_labels import PseudoLabelConfig
+
+    defaults = PseudoLabelConfig()
+    p.add_argument("source", type=Path, help="an unlabelled video, GIF or image folder (never validation data)")
+    p.add_argument("--output", "-o", type=Path, required=True, help="the sequence folder to write")
+    p.add_argument("--first", type=int, default=1, help="first frame (1-based, default: 1)")
+    p.add_argument("--last", type=int, default=None, help="last frame (default: the clip's last)")
+    p.add_argument("--no-reid", action="store_true", help="stitch tracklets on place and size only")
+    p.add_argument("--one-way", action="store_true", help="link forward only (both directions by default)")
+    p.add_argument("--reid-threshold", type=float, default=defaults.reid_threshold,
+                   help=f"least re-ID cosine to stitch two tracklets (default: {defaults.reid_threshold})")
+    p.add_argument("--max-gap", type=int, default=defaults.max_gap,
+                   help=f"most frames stitched and interpolated over (default: {defaults.max_gap})")
+    p.add_argument("--min-detections", type=int, default=defaults.min_detections,
+                   help=f"least detections of a kept track (default: {defaults.min_detections})")
+    p.add_argument("--overwrite", action="store_true", help="replace what is already in the output")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _pseudo_label(args: argparse.Namespace, _: argparse.ArgumentParser) -> int:
+    from dataclasses import replace
+
+    from model.data.pseudo_labels import PseudoLabelConfig
+    from model.data.pseudo_sequence import pseudo_label_source
+
+    config = replace(PseudoLabelConfig(), reid=not args.no_reid, bidirectional=not args.one_way,
+                     reid_threshold=args.reid_threshold, max_gap=args.max_gap, min_detections=args.min_detections)
+    try:
+        print(pseudo_label_source(args.source, args.output, config, args.first, args.last, args.overwrite,
+                                  not args.quiet))
+    except USER_ERRORS as exc:
+        return _fail(exc)
+    return 0
+
+
 # -------------------------------------------------------------------------------------------- main
 
 VERBS: tuple[Verb, ...] = (
@@ -293,6 +337,8 @@ VERBS: tuple[Verb, ...] = (
          _mix_arguments, _mix),
     Verb("train", "Train the baseline, VSD-MOT (student + DCSD + DSWR) or direct integration; CPU or torchrun/DDP.",
          _train_arguments, _train),
+    Verb("pseudo-label", "Pseudo-label an unlabelled clip offline (detections linked both ways, re-ID stitching) "
+         "into a MOTChallenge sequence (ours).", _pseudo_label_arguments, _pseudo_label),
 )
 
 

@@ -51,6 +51,49 @@ def test_cli_refuses_validation_frames_and_random_teachers(capsys) -> None:
     assert cfg.spans == (("TUD-Stadtmitte", 1, 20),) and cfg.alpha == 0.4
 
 
+def test_validation_data_is_refused_as_a_span_an_extra_sequence_or_a_clip_made_from_it(tmp_path: Path) -> None:
+    from model.training.run_config import TrainConfig
+
+    with pytest.raises(ValueError, match="overlaps the validation frames"):
+        TrainConfig(spans=(("PETS09-S2L1", 1, 600),))
+    with pytest.raises(ValueError, match="validation data"):
+        TrainConfig(spans=(("intel-one-by-one", 1, 100),))
+    with pytest.raises(ValueError, match="validation data"):
+        TrainConfig(extra_sequences=(str(tmp_path / "intel-one-by-one"),))
+    renamed = tmp_path / "my-clip"
+    renamed.mkdir()
+    (renamed / "pseudo_labels.json").write_text(json.dumps({"source": "x.mp4", "source_sha256":
+        "a5964aa259099a482a8b360ffc2c57b5a30f84d5919236a4dad01f8e929ac07c"}))
+    with pytest.raises(ValueError, match="made from validation data"):
+        TrainConfig(extra_sequences=(str(renamed),))
+    (renamed / "pseudo_labels.json").write_text(json.dumps({"source": "street.avi", "source_sha256": "0" * 64}))
+    assert TrainConfig(extra_sequences=(renamed,)).extra_sequences == (str(renamed),)
+
+
+def test_cli_extra_sequences_reach_the_config_and_a_missing_layout_is_named(tmp_path: Path, capsys) -> None:
+    from model.training.loop import _training_spans
+
+    cfg = parse_args(["--extra-sequence", str(tmp_path / "a"), "--extra-sequence", str(tmp_path / "b")])
+    assert cfg.extra_sequences == (str(tmp_path / "a"), str(tmp_path / "b"))
+    with pytest.raises(SystemExit):
+        parse_args(["--extra-sequence", str(tmp_path / "intel-one-by-one")])
+    assert "validation data" in capsys.readouterr().err
+    (tmp_path / "x").mkdir()
+    with pytest.raises(FileNotFoundError, match="img1"):
+        _training_spans(parse_args(["--span", "x:1:2", "--extra-sequence", str(tmp_path / "a")]), tmp_path)
+
+
+@pytest.mark.shared
+def test_an_extra_sequence_is_trained_on_whole(mot_dir: Path, tmp_path: Path) -> None:
+    from model.training.loop import _training_spans
+    from tests.helpers import write_sequence_subset
+
+    extra = write_sequence_subset(mot_dir / "TUD-Stadtmitte", tmp_path / "clip", 1, 30)
+    spans = _training_spans(parse_args(["--extra-sequence", str(extra)]), mot_dir)
+    assert spans[-1] == (extra, 1, 30)
+    assert [(p.name, a, b) for p, a, b in spans[:-1]] == [("TUD-Stadtmitte", 1, 179), ("PETS09-S2L1", 1, 500)]
+
+
 def test_cli_student_size_reaches_the_hook_and_the_checkpoint(tmp_path: Path, capsys) -> None:
     from model.tracking.checkpoint import load_checkpoint, save_checkpoint
     from model.training.loop import build_model

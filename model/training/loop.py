@@ -69,10 +69,8 @@ def load_training_data(cfg: TrainConfig, data_dir: Path, detector: Any, teacher:
     from model.data.cache import build_teacher_cache
 
     sequences = []
-    for name, first, last in cfg.spans:
-        seq_dir = data_dir / name
-        if not seq_dir.is_dir():
-            raise FileNotFoundError(f"training sequence {name} not found in {data_dir}")
+    for seq_dir, first, last in _training_spans(cfg, data_dir):
+        name = seq_dir.name
         renditions = mix_renditions(cfg.lq_per_hq) + ([HSV_RENDITION] if cfg.hsv else [])
         clean = None
         if teacher is not None and cfg.teacher_view == "clean":
@@ -87,6 +85,22 @@ def load_training_data(cfg: TrainConfig, data_dir: Path, detector: Any, teacher:
                 seq.teacher_source = clean
             sequences.append(seq)
     return sequences
+
+
+def _training_spans(cfg: TrainConfig, data_dir: Path) -> list[tuple[Path, int, int]]:
+    """(folder, first, last) of every span, then every extra sequence whole."""
+    from model.data.mot_io import sequence_length
+
+    spans = []
+    for name, first, last in cfg.spans:
+        if not (data_dir / name).is_dir():
+            raise FileNotFoundError(f"training sequence {name} not found in {data_dir}")
+        spans.append((data_dir / name, first, last))
+    for folder in map(Path, cfg.extra_sequences):
+        if not (folder / "img1").is_dir() or not (folder / "gt" / "gt.txt").is_file():
+            raise FileNotFoundError(f"extra training sequence {folder} needs img1/ and gt/gt.txt")
+        spans.append((folder, 1, sequence_length(folder)))
+    return spans
 
 
 def is_main_process() -> bool:
@@ -200,6 +214,7 @@ def _write_checkpoint(cfg: TrainConfig, model: QueryTrackerModel, log: list, sta
         "teacher": cfg.teacher if needs_teacher else None,
         "detector": detector_name,
         "train_spans": cfg.spans,
+        "extra_sequences": cfg.extra_sequences,
         "log": log,
         "train_hours": round((time.time() - started) / 3600, 3),
         "weights": weights,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from model.core.choices import DISTILL_MODES, TEACHER_VIEWS, TEACHERS, TRAIN_VARIANTS
-from model.data.clips import TRAIN_SPANS
+from model.data.clips import TRAIN_SPANS, VAL_SPAN
+from model.data.pseudo_labels import PROVENANCE_NAME, VALIDATION_SEQUENCES, VALIDATION_SOURCES
 from model.tracking.query_model import TrackerConfig
 from model.vsd.student import StudentConfig
 
@@ -45,6 +48,9 @@ class TrainConfig:
     output: str = "runs/baseline"
     num_threads: int = 2
     spans: tuple[tuple[str, int, int], ...] = TRAIN_SPANS  # (sequence, first, last) to train on
+    # Ours: whole MOTChallenge sequence folders trained on beside the spans, with the same renditions --
+    # e.g. unlabelled clips of new scenes pseudo-labelled by `vsdmot pseudo-label` (model.data.pseudo_labels).
+    extra_sequences: tuple[str, ...] = ()
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     student_size: StudentConfig = field(default_factory=StudentConfig)  # the paper leaves hidden_dim open
 
@@ -55,8 +61,27 @@ class TrainConfig:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.weight_average is not None and not 0.0 < self.weight_average < 1.0:
             raise ValueError(f"weight_average is an EMA decay in (0, 1), got {self.weight_average}")
+        self.extra_sequences = tuple(str(p) for p in self.extra_sequences)
+        check_trainable(self.spans, self.extra_sequences)
 
     @property
     def needs_teacher(self) -> bool:
         """Whether training reads teacher embeddings (distillation, or direct integration's inputs)."""
         return (self.variant == "vsd-mot" and self.student and self.distill != "none") or self.variant == "direct"
+
+
+def check_trainable(spans: tuple[tuple[str, int, int], ...], extra_sequences: tuple[str, ...]) -> None:
+    """Refuse validation data: PETS09's validation frames, a validation sequence, or a clip made from one."""
+    for name, first, last in spans:
+        if name == VAL_SPAN[0] and last >= VAL_SPAN[1]:
+            raise ValueError(f"span {name}:{first}:{last} overlaps the validation frames {VAL_SPAN}: never train on them")
+        if name in VALIDATION_SEQUENCES:
+            raise ValueError(f"{name} is validation data: never train on it")
+    for folder in map(Path, extra_sequences):
+        if folder.name in VALIDATION_SEQUENCES:
+            raise ValueError(f"{folder} is validation data: never train on it")
+        provenance = folder / PROVENANCE_NAME
+        if provenance.is_file():
+            meta = json.loads(provenance.read_text())
+            if meta.get("source") in VALIDATION_SOURCES or meta.get("source_sha256") in VALIDATION_SOURCES.values():
+                raise ValueError(f"{folder} was made from validation data ({meta.get('source')}): never train on it")
