@@ -178,3 +178,27 @@ def test_weight_averaging_leaves_the_training_trajectory_alone(mot_dir: Path, we
     averaged, _ = load_checkpoint(tmp_path / "ema" / "checkpoint.pt")
     assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), raw.state_dict().values()))
     assert not all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), averaged.state_dict().values()))
+
+
+@pytest.mark.shared
+def test_a_clip_with_nothing_in_it_trains_through(mot_dir: Path, weights_dir: Path, tmp_path: Path) -> None:
+    """Black frames with no labels (a pseudo-labelled clip's empty stretch): no proposal, no track, no
+    gradient -- the step still runs (a zero-gradient step, as every DDP rank must) and is counted."""
+    import cv2
+
+    from tests.helpers import write_sequence_subset
+
+    blank = write_sequence_subset(mot_dir / "TUD-Stadtmitte", tmp_path / "blank", 1, 8, link_images=False)
+    (blank / "img1").mkdir()
+    for index in range(1, 9):
+        cv2.imwrite(str(blank / "img1" / f"{index:06d}.jpg"), np.zeros((480, 640, 3), np.uint8))
+    (blank / "gt" / "gt.txt").write_text("")
+    env = {**os.environ, "VSDMOT_CACHE_DIR": str(tmp_path / "cache"), "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "model", "train", "--span", "TUD-Stadtmitte:1:8", "--extra-sequence", str(blank),
+         "--lq-per-hq", "0", "--epochs", "1", "--clips-per-epoch", "6", "--num-threads", "1", "--seed", "3",
+         "--output", str(tmp_path / "run")], env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    log = json.loads((tmp_path / "run" / "train_log.json").read_text())
+    assert log["log"][0]["empty_clips"] > 0
+    assert log["extra_sequences"] == [str(blank)]

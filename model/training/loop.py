@@ -172,6 +172,11 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
         for s, frames in bar:
             losses = objective(sequences[s], frames, aug_rng)
             optimizer.zero_grad(set_to_none=True)
+            if not losses["loss"].requires_grad:
+                # A clip with no proposal and no track in any frame (a pseudo-labelled clip's empty
+                # stretch) has nothing to learn; every rank must still step together under DDP.
+                losses["loss"] = losses["loss"] + sum(0.0 * p.sum() for p in params)
+                sums["empty_clips"] = sums.get("empty_clips", 0.0) + 1.0
             losses["loss"].backward()
             if cfg.grad_clip:
                 torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
