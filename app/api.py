@@ -101,6 +101,7 @@ def build_router(service: TrackingService, jobs: JobManager, workers: TrackingWo
                        "max_frame_pixels": config.max_frame_pixels,
                        "upload_types": [s.lstrip(".") for s in ACCEPTED_SUFFIXES], "job_ttl_s": config.job_ttl_s},
             "jobs": jobs.counts(),
+            "device": service.device_status(),
         }
 
     @router.get("/models", response_model=ModelsStatus, tags=["service"])

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from model.core import settings
+from model.core.choices import DEVICE_AUTO, DEVICE_CHOICES
 from model.core.settings import DEFAULT_CHECKPOINTS
 
 UPLOAD_SUFFIXES = (".mp4", ".avi", ".mov", ".webm", ".mkv", ".gif")  # clips
@@ -51,6 +52,13 @@ def _origins(name: str, raw: str) -> tuple[str, ...]:
     return origins
 
 
+def _device(name: str, raw: str) -> str:
+    value = raw.lower()
+    if value not in DEVICE_CHOICES:
+        raise ValueError(f"environment variable {name}={raw!r} must be one of {', '.join(DEVICE_CHOICES)}")
+    return value
+
+
 # The field holding each variant's checkpoint (its metadata names the variable that sets it).
 CHECKPOINT_FIELDS: dict[str, str] = {"baseline": "baseline_checkpoint", "vsd-mot": "vsdmot_checkpoint"}
 
@@ -84,6 +92,8 @@ class AppConfig:
         render_width: width of each rendered panel in pixels; frames are scaled down to it so
             encoding stays cheap (``VSDMOT_RENDER_WIDTH``).
         torch_threads: intra-op threads for the tracker (``VSDMOT_TORCH_THREADS``).
+        device: where the tracker and the detector run (``VSDMOT_DEVICE``: auto = CUDA when there is
+            one, cpu, cuda; :mod:`model.core.device`).
         cors_origins: browser origins allowed to call the API from other sites (``VSDMOT_CORS_ORIGINS``,
             comma-separated); none by default, so CORS stays off unless configured.
         examples_dir: folder of example clips shown in the UI (``VSDMOT_VIDEOS_DIR``), or None.
@@ -109,6 +119,7 @@ class AppConfig:
     jobs_dir: Path = field(default_factory=lambda: settings.cache_dir() / "jobs", metadata=_env("VSDMOT_JOBS_DIR", parse=_path))
     render_width: int = field(default=640, metadata=_env("VSDMOT_RENDER_WIDTH", minimum=2))
     torch_threads: int = field(default=1, metadata=_env("VSDMOT_TORCH_THREADS", minimum=1))
+    device: str = field(default=DEVICE_AUTO, metadata=_env("VSDMOT_DEVICE", parse=_device))
     cors_origins: tuple[str, ...] = field(default=(), metadata=_env("VSDMOT_CORS_ORIGINS", parse=_origins))
     # Read through model.core.settings (VSDMOT_VIDEOS_DIR, or the offline bundle's videos/).
     examples_dir: Path | None = field(default_factory=settings.videos_dir)
@@ -118,6 +129,8 @@ class AppConfig:
             minimum = f.metadata.get("minimum")
             if minimum is not None and getattr(self, f.name) < minimum:
                 raise ValueError(f"{f.name} must be at least {minimum}, got {getattr(self, f.name)}")
+        if self.device not in DEVICE_CHOICES:
+            raise ValueError(f"device must be one of {', '.join(DEVICE_CHOICES)}, got {self.device!r}")
         if self.render_width % 2:
             raise ValueError(f"render_width must be even (H.264 needs even sizes), got {self.render_width}")
 

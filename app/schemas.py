@@ -101,6 +101,15 @@ class RequestEcho(BaseModel):
 class DetectorMeta(BaseModel):
     name: str
     sha256: str | None
+    device: str = Field(description="the onnxruntime provider it runs on (CPUExecutionProvider, CUDAExecutionProvider)")
+
+
+class DeviceStatus(BaseModel):
+    """Where this server computes (the ``VSDMOT_DEVICE`` setting, resolved at start-up)."""
+
+    requested: str = Field(description="the setting: auto (CUDA when there is one), cpu or cuda")
+    tracker: str = Field(description="the torch device the trackers run on, e.g. cpu or cuda:0")
+    detector: str | None = Field(description="the onnxruntime provider of the detector; null without a detector")
 
 
 class SourceMeta(BaseModel):
@@ -115,7 +124,7 @@ class TrackMeta(BaseModel):
 
     detector: DetectorMeta
     models: dict[str, VariantMeta] = Field(description="per variant requested: model identity or why missing")
-    device: str
+    device: str = Field(description="the torch device the trackers ran on (the detector's is in detector.device)")
     torch_threads: int
     fps: float = Field(description="frame rate of the upload")
     frames_processed: int
@@ -196,3 +205,4 @@ class Health(BaseModel):
     ready: bool = Field(description="at least one tracker can run")
     limits: Limits
     jobs: dict[str, int] = Field(description="jobs queued and running now")
+    device: DeviceStatus

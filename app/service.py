@@ -29,12 +29,13 @@ from app.config import AppConfig
 from app.errors import BadOptionError, ClipTooLongError, ModelUnavailableError
 from app.panels import PANEL_TITLES, PanelWriters, message_panel, panel_size, track_panel
 from app.schemas import (
-    DetectorMeta, FrameRecord, ModelsStatus, RequestEcho, SourceMeta, SweepLevel, SweepTracker, TrackerScore, TrackMeta,
+    DetectorMeta, DeviceStatus, FrameRecord, ModelsStatus, RequestEcho, SourceMeta, SweepLevel, SweepTracker, TrackerScore, TrackMeta,
     TrackResult, VariantMeta, VariantStatus, VariantSummary,
 )
 from model.core.choices import (
     BOTH, DEGRADE_CHOICES, NO_DEGRADATION, SEED_MAX, SWEEP_LEVELS, VARIANT_CHOICES, VARIANTS,
 )
+from model.core.device import resolve_device
 from model.core.settings import PROJECT_ROOT
 from model.core.types import Tracks
 from model.data.mot_io import tracks_to_rows, write_json, write_mot
@@ -43,8 +44,8 @@ from model.evaluation.metrics import TrackMetrics
 from model.tracking.checkpoint import checkpoint_path, load_checkpoint
 from model.tracking.hooks import DirectTeacherHook, HookSwitches, IdentityHook, VSDHook
 from model.tracking.query_model import QueryTrackerModel
+from model.tracking.pipeline import prepare_frames
 from model.tracking.runtime import Tracker
-from model.vsd.quality import assess_frame
 from model.vsd.teacher import Teacher, build_teacher
 
 log = logging.getLogger("app")
@@ -158,8 +159,8 @@ SLOT_HOOK_KINDS: dict[str, tuple[str, ...]] = {"baseline": (IdentityHook.kind,),
                                                "vsd-mot": (VSDHook.kind, DirectTeacherHook.kind)}
 
 
-def load_variant(name: str, checkpoint: Path) -> LoadedVariant:
-    """Load a variant's checkpoint once; say plainly why when it cannot be used (never raise)."""
+def load_variant(name: str, checkpoint: Path, device: str = "cpu") -> LoadedVariant:
+    """Load a variant's checkpoint once onto ``device``; say plainly why when it cannot be used (never raise)."""
     variant = LoadedVariant(name, Path(checkpoint))
     setting = AppConfig.checkpoint_setting(name)
     try:
@@ -186,7 +187,7 @@ def load_variant(name: str, checkpoint: Path) -> LoadedVariant:
         except Exception as exc:  # e.g. CLIP weights unreachable offline
             variant.reason = f"{_short_path(checkpoint)} runs the {needs.teacher} teacher at inference, which is unavailable: {exc}"
             return variant
-    variant.model = model.eval()
+    variant.model = model.to(device).eval()
     return variant
 
 
@@ -225,6 +226,8 @@ class TrackingService:
     def __init__(self, config: AppConfig) -> None:
         self.config = config
         torch.set_num_threads(config.torch_threads)
+        # A machine without the requested device is a server setting error: said once, at start-up.
+        self.device_plan = resolve_device(config.device)
         self.detector: Any | None = None
         self.detector_error: str | None = None
         self.detector_sha256: str | None = None
@@ -232,13 +235,15 @@ class TrackingService:
             from model.core.weights import REGISTRY
             from model.tracking.detector import DetectorConfig, YoloxDetector
 
-            self.detector = YoloxDetector(DetectorConfig(model=config.detector))
+            self.detector = YoloxDetector(DetectorConfig(model=config.detector,
+                                                         providers=self.device_plan.detector_providers))
             spec = REGISTRY.get(config.detector)
             self.detector_sha256 = spec.sha256 if spec else None
         except Exception as exc:  # missing weights offline: the server still starts and says why
             self.detector_error = f"detector {config.detector!r} unavailable: {exc}"
             log.warning(self.detector_error)
-        self.variants = {name: load_variant(name, config.checkpoint(name)) for name in VARIANTS}
+        self.variants = {name: load_variant(name, config.checkpoint(name), self.device_plan.tracker)
+                         for name in VARIANTS}
         for variant in self.variants.values():
             if not variant.loaded:
                 log.warning("%s not available: %s", variant.name, variant.reason)
@@ -251,11 +256,20 @@ class TrackingService:
 
     @property
     def device(self) -> str:
-        """Where the trackers run: the device of the loaded weights (the CPU when none is loaded)."""
+        """Where the trackers run: the device of the loaded weights (the resolved setting when none is loaded)."""
         for variant in self.variants.values():
             if variant.model is not None:
                 return str(next(variant.model.parameters()).device)
-        return "cpu"
+        return self.device_plan.tracker
+
+    @property
+    def detector_device(self) -> str | None:
+        """The onnxruntime provider the detector really runs on, or None without a detector."""
+        return None if self.detector is None else self.detector.provider
+
+    def device_status(self) -> DeviceStatus:
+        return DeviceStatus(requested=self.device_plan.requested, tracker=self.device,
+                            detector=self.detector_device)
 
     def unavailable_reason(self, name: str) -> str | None:
         if self.detector is None:
@@ -263,7 +277,9 @@ class TrackingService:
         return self.variants[name].reason
 
     def detector_meta(self) -> DetectorMeta | None:
-        return None if self.detector is None else DetectorMeta(name=self.config.detector, sha256=self.detector_sha256)
+        if self.detector is None:
+            return None
+        return DetectorMeta(name=self.config.detector, sha256=self.detector_sha256, device=self.detector.provider)
 
     def models_status(self) -> ModelsStatus:
         return ModelsStatus(
@@ -377,13 +393,10 @@ class TrackingService:
         # The chart's w is VSD-MOT's DSWR weight, shown only where DSWR really ran.
         weighted = "vsd-mot" in trackers and trackers["vsd-mot"].needs.quality
         try:
-            for number, frame in plan.source:
-                if degrader is not None:
-                    frame = degrader(frame, number)
-                quality = assess_frame(frame)
-                tick = time.perf_counter()
-                detections = self.detector(frame)
-                result.detector_s += time.perf_counter() - tick
+            # Decode, degrade, Q and the detector run one frame ahead on a second thread (prepare_frames).
+            for item in prepare_frames(plan.source, self.detector, transform=degrader):
+                number, frame, quality, detections = item.number, item.frame, item.quality, item.detections
+                result.detector_s += item.detector_ms / 1000
                 for name, tracker in trackers.items():
                     tick = time.perf_counter()
                     result.tracks[name][number] = tracker.update(frame, detections=detections, quality=quality)

@@ -79,7 +79,8 @@ def summary_markdown(result: TrackResult) -> str:
     rows.append(
         f"{meta.frames_processed} of {meta.source.num_frames} frames of `{meta.source.filename}` "
         f"({meta.source.width}×{meta.source.height}, {meta.fps:.4g} fps), degradation "
-        f"**{meta.degrade}** (seed {meta.seed}), {meta.elapsed_s:.1f} s on {meta.device}."
+        f"**{meta.degrade}** (seed {meta.seed}), {meta.elapsed_s:.1f} s; trackers on {meta.device}, "
+        f"detector on {meta.detector.device.removesuffix('ExecutionProvider')}."
     )
     if result.scores:
         rows += ["", f"**Accuracy against the uploaded ground truth** (frames 1–{meta.frames_processed}, TrackEval):", "",

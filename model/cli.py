@@ -17,14 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from model.core.choices import (
-    DEGRADE_CHOICES, DEGRADE_PRESETS, DISTILL_MODES, NO_DEGRADATION, TEACHER_VIEWS, TEACHERS, TRAIN_VARIANTS,
+    DEGRADE_CHOICES, DEGRADE_PRESETS, DEVICE_CHOICES, DISTILL_MODES, NO_DEGRADATION, TEACHER_VIEWS, TEACHERS, TRAIN_VARIANTS,
     VARIANTS,
 )
 
@@ -64,6 +62,8 @@ def _track_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output", required=True, help="MOTChallenge text output")
     p.add_argument("--json", default=None, help="also write JSON tracks here")
     p.add_argument("--render", default=None, help="also write an H.264 mp4 with the tracks drawn")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default=None,
+                   help="where the tracker and detector run (default: $VSDMOT_DEVICE, else auto = CUDA when there is one)")
 
 
 def _track(args: argparse.Namespace, _: argparse.ArgumentParser) -> int:
@@ -73,15 +73,19 @@ def _track(args: argparse.Namespace, _: argparse.ArgumentParser) -> int:
     from model.data.mot_io import write_json, write_mot
     from model.data.render import VideoWriter, draw_tracks
     from model.data.video import UnreadableVideoError, open_frames
-    from model.tracking.detector import YoloxDetector
+    from model.core.device import resolve_device
+    from model.core.settings import device_setting
+    from model.tracking.detector import DetectorConfig, YoloxDetector
     from model.tracking.hooks import HookSwitches
-    from model.tracking.pipeline import load_tracker, track_frames
+    from model.tracking.pipeline import PreparedFrame, load_tracker, prepare_frames, track_prepared
     from model.tracking.runtime import FrameInfo
 
     try:
+        device = resolve_device(args.device or device_setting())
         source = open_frames(args.source, args.first, args.last)
-        tracker, _meta = load_tracker(args.variant, args.checkpoint, YoloxDetector(),
-                                      HookSwitches(student=args.student, dswr=args.dswr))
+        detector = YoloxDetector(DetectorConfig(providers=device.detector_providers))
+        tracker, _meta = load_tracker(args.variant, args.checkpoint, detector,
+                                      HookSwitches(student=args.student, dswr=args.dswr), device=device.tracker)
     except (*USER_ERRORS, UnreadableVideoError) as exc:
         return _fail(exc)
     degrader = None
@@ -90,18 +94,20 @@ def _track(args: argparse.Namespace, _: argparse.ArgumentParser) -> int:
 
         degrader = Degrader(preset=args.degrade, seed=args.seed)
     writer = VideoWriter(args.render, source.info.fps) if args.render else None
+    bar = tqdm(total=len(source), desc=args.variant, unit="frame")
 
-    def frames() -> Iterable[tuple[int, np.ndarray]]:
-        for number, frame in tqdm(source, total=len(source), desc=args.variant, unit="frame"):
-            yield number, degrader(frame, number) if degrader is not None else frame
-
-    def on_frame(number: int, frame: np.ndarray | None, tracks: Tracks, info: FrameInfo) -> None:
-        if writer is not None and frame is not None:
-            writer.write(draw_tracks(frame, tracks, f"{args.variant} #{number}"))
+    def on_frame(item: PreparedFrame, tracks: Tracks, info: FrameInfo) -> None:
+        bar.update()
+        if writer is not None:
+            writer.write(draw_tracks(item.frame, tracks, f"{args.variant} #{item.number}"))
 
     try:
-        results = track_frames(tracker, frames(), on_frame=on_frame)
+        prepared = prepare_frames(source, detector, transform=degrader, assess=tracker.needs.quality)
+        results = track_prepared(tracker, prepared, on_frame=on_frame)
+    except UnreadableVideoError as exc:
+        return _fail(exc)
     finally:
+        bar.close()
         if writer is not None:
             writer.close()
     write_mot(args.output, results)

@@ -21,6 +21,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
 from fastapi.testclient import TestClient
 
 from app.config import AppConfig
@@ -155,6 +156,9 @@ def test_health_reports_limits_and_readiness(client: TestClient) -> None:
     assert body["limits"]["max_frames"] == MAX_FRAMES_LIMIT
     assert body["limits"]["max_upload_mb"] == 2
     assert "gif" in body["limits"]["upload_types"]
+    # Where it computes, truthfully: this machine has no CUDA, so the default "auto" is the CPU for both.
+    if not torch.cuda.is_available():
+        assert body["device"] == {"requested": "auto", "tracker": "cpu", "detector": "CPUExecutionProvider"}
 
 
 def test_models_lists_loaded_checkpoints_with_their_hashes(client: TestClient, baseline_ckpt: Path, vsd_ckpt: Path) -> None:
@@ -222,6 +226,7 @@ def test_track_answers_tracks_per_frame_quality_and_metadata(client: TestClient,
     assert body["scores"] is None and body["sweep"] is None and meta_is_unlabelled(body)
     # The GIF's own rate, from its 70 ms frame delays (not a nominal 10 fps).
     assert meta["frames_processed"] == 8 and meta["fps"] == 14.286 and meta["device"] == "cpu"
+    assert meta["detector"]["device"] == "CPUExecutionProvider"
     assert meta["source"] == {"filename": CLIP, "width": 480, "height": 270, "num_frames": 45}
     assert meta["models"]["baseline"]["sha256"] == sha256(baseline_ckpt)
     assert meta["models"]["baseline"]["student"] == "not applicable"

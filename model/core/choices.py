@@ -30,5 +30,9 @@ DISTILL_MODES: tuple[str, ...] = ("dcsd", "plain", "none")  # eqs. 4-12 / the pl
 # copy it embeds the clean original instead (privileged distillation; ours, not the paper's).
 TEACHER_VIEWS: tuple[str, ...] = ("degraded", "clean")
 
+# Where the tracker and the detector run (model.core.device): CUDA when there is one, unless told otherwise.
+DEVICE_AUTO = "auto"
+DEVICE_CHOICES: tuple[str, ...] = (DEVICE_AUTO, "cpu", "cuda")
+
 # Degradation seeds are numpy seeds; beyond this they only cost parsing time.
 SEED_MAX = 2**32 - 1

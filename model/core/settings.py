@@ -8,6 +8,7 @@ development folder is ever committed, and so a deployment can point at its own c
 - ``VSDMOT_DATA_DIR``    MOTChallenge-layout sequences (default: ``$VSDMOT_SHARED_DIR/data/mot``)
 - ``VSDMOT_VIDEOS_DIR``  example clips (default: ``$VSDMOT_SHARED_DIR/videos``)
 - ``VSDMOT_CACHE_DIR``   downloads and detector/teacher caches (default: ``~/.cache/vsdmot``)
+- ``VSDMOT_DEVICE``      auto | cpu | cuda: where the tracker and detector run (default auto, model.core.device)
 """
 
 from __future__ import annotations
@@ -62,3 +63,10 @@ def cache_dir() -> Path:
     path = _env_path("VSDMOT_CACHE_DIR") or Path.home() / ".cache" / "vsdmot"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def device_setting() -> str:
+    """The ``VSDMOT_DEVICE`` setting (``auto`` when unset); checked where it is resolved."""
+    from model.core.choices import DEVICE_AUTO
+
+    return os.environ.get("VSDMOT_DEVICE", "").strip().lower() or DEVICE_AUTO

@@ -20,6 +20,7 @@ import onnx
 import onnxruntime as ort
 
 from model.core.box_ops import box_iou_numpy
+from model.core.device import CPU_PROVIDER
 from model.core.types import Detections, DetectorOutput
 from model.core.weights import resolve_weights
 
@@ -35,16 +36,24 @@ class DetectorConfig:
         model: registry name in :mod:`model.core.weights` (``yolox_nano``, ``light_person_detector_192``...).
         score_threshold: keep boxes with obj * cls_person above this (the paper keeps all over 0.05).
         nms_iou: IoU above which the lower-scoring box of a pair is suppressed.
-        num_threads: onnxruntime intra-op threads; 2 cut the median yolox_nano frame from 23 to 17 ms
-            but tripled the 90th percentile on cores shared with other jobs, so 1 is the default.
+        num_threads: onnxruntime intra-op threads. 2 by default: with ``spin_wait`` off they cost the
+            tracker's thread nothing while idle, and the pipelined loop ran fastest with 2
+            (``benchmarks/speed.py``, BENCHMARKS.md "Speed").
+        spin_wait: let onnxruntime's idle intra-op threads busy-wait for work (its default). Off here:
+            spinning threads take the core the tracker (and the frame reader) need -- measured with
+            spinning, 2 threads were slower end to end than 1; without it, faster.
         input_size: square network input side; None reads it from the model.
+        providers: onnxruntime execution providers, preferred first (``model.core.device.resolve_device``
+            picks them from the ``device`` setting); the CPU by default.
     """
 
     model: str = "yolox_nano"
     score_threshold: float = 0.05
     nms_iou: float = 0.7
-    num_threads: int = 1
+    num_threads: int = 2
+    spin_wait: bool = False
     input_size: int | None = None
+    providers: tuple[str, ...] = (CPU_PROVIDER,)
 
 
 def letterbox(frame_bgr: np.ndarray, input_size: int) -> tuple[np.ndarray, float]:
@@ -61,6 +70,20 @@ def letterbox(frame_bgr: np.ndarray, input_size: int) -> tuple[np.ndarray, float
     return np.ascontiguousarray(canvas.transpose(2, 0, 1)[None]), ratio
 
 
+@functools.lru_cache(maxsize=8)
+def _cell_grid(input_size: int, strides: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Every cell's corner (x, y) in stride units and its stride, in YOLOX's row order (built once per size)."""
+    grids, cell_strides = [], []
+    for stride in strides:
+        side = input_size // stride
+        xs, ys = np.meshgrid(np.arange(side), np.arange(side))
+        grids.append(np.stack((xs, ys), axis=-1).reshape(-1, 2))
+        cell_strides.append(np.full((side * side, 1), stride))
+    grid, stride_col = np.concatenate(grids).astype(np.float32), np.concatenate(cell_strides).astype(np.float32)
+    grid.flags.writeable = stride_col.flags.writeable = False  # shared between calls
+    return grid, stride_col
+
+
 def decode_yolox(raw: np.ndarray, input_size: int, strides: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
     """Turn YOLOX's raw (A, 5 + K) rows into boxes and per-class scores in network-input pixels.
 
@@ -73,14 +96,7 @@ def decode_yolox(raw: np.ndarray, input_size: int, strides: Sequence[int]) -> tu
         scores: (A, K) float32 obj * cls.
     """
     raw = np.asarray(raw, dtype=np.float32).reshape(-1, raw.shape[-1])
-    grids, cell_strides = [], []
-    for stride in strides:
-        side = input_size // stride
-        xs, ys = np.meshgrid(np.arange(side), np.arange(side))
-        grids.append(np.stack((xs, ys), axis=-1).reshape(-1, 2))
-        cell_strides.append(np.full((side * side, 1), stride))
-    grid = np.concatenate(grids).astype(np.float32)
-    stride_col = np.concatenate(cell_strides).astype(np.float32)
+    grid, stride_col = _cell_grid(int(input_size), tuple(int(s) for s in strides))
     if len(grid) != len(raw):
         raise ValueError(
             f"the model outputs {len(raw)} rows but strides {tuple(strides)} at input {input_size} give "
@@ -169,15 +185,17 @@ def with_extra_outputs(model: onnx.ModelProto, names: Sequence[str]) -> onnx.Mod
 
 
 @functools.lru_cache(maxsize=8)
-def _load_session(path: str, num_threads: int) -> tuple[ort.InferenceSession, tuple[str, ...]]:
+def _load_session(path: str, num_threads: int, spin_wait: bool,
+                  providers: tuple[str, ...]) -> tuple[ort.InferenceSession, tuple[str, ...]]:
     """One modified in-memory model per weights file, shared by every detector instance."""
     model = onnx.load(path)
     feature_names = find_head_inputs(model.graph)
     options = ort.SessionOptions()
     options.intra_op_num_threads = num_threads
     options.inter_op_num_threads = 1
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin_wait else "0")
     extended = with_extra_outputs(model, feature_names).SerializeToString()
-    session = ort.InferenceSession(extended, options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(extended, options, providers=list(providers))
     return session, tuple(feature_names)
 
 
@@ -190,7 +208,10 @@ class YoloxDetector:
         if self.config.num_threads < 1:
             raise ValueError(f"num_threads must be at least 1, got {self.config.num_threads}")
         path = resolve_weights(self.config.model, weights)
-        self._session, self._feature_names = _load_session(str(path.resolve()), self.config.num_threads)
+        self._session, self._feature_names = _load_session(str(path.resolve()), self.config.num_threads,
+                                                           self.config.spin_wait, tuple(self.config.providers))
+        # What onnxruntime really runs on (it falls back to the CPU when a provider cannot start).
+        self.provider: str = self._session.get_providers()[0]
         self._input_name = self._session.get_inputs()[0].name
         self.input_size = self._read_input_size()
         probe = self._session.run(self._feature_names, {self._input_name: self._blank_input()})

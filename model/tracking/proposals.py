@@ -36,6 +36,11 @@ class ProposalInputs:
     scores: Tensor
     features: list[Tensor]
 
+    def to(self, device: torch.device | str) -> ProposalInputs:
+        """The same proposals with their tensors on ``device`` (``detections`` stay numpy, in pixels)."""
+        return ProposalInputs(self.detections, self.anchors.to(device), self.scores.to(device),
+                              [f.to(device) for f in self.features])
+
 
 def to_model_boxes(xyxy: np.ndarray, scale: float, input_size: int) -> Tensor:
     """Pixel xyxy of the original frame -> cxcywh in (0, 1) of the letterboxed detector input."""

@@ -109,6 +109,8 @@ class Tracker:
                  quality: QualityAssessor | None = None, teacher: Teacher | None = None,
                  runtime: RuntimeConfig | None = None, switches: HookSwitches | None = None) -> None:
         self.model = model.eval()
+        # The model's device is the tracker's (model.core.device chose it); inputs follow, outputs come back.
+        self.device = next(model.parameters()).device
         self.runtime = runtime or RuntimeConfig()
         self.detector = detector
         self.switches = model.hook.resolve(switches)
@@ -142,22 +144,25 @@ class Tracker:
         if quality is None and frame is not None and (self.needs.quality or self._assess is not None):
             quality = (self._assess or assess_frame)(frame)
         cfg = self.runtime
-        proposals = proposal_inputs(detections, self.model.config.max_proposals)
+        device = self.device
+        proposals = proposal_inputs(detections, self.model.config.max_proposals).to(device)
         d = self.model.config.decoder.d_model
-        track_content = torch.stack([t.content for t in self._tracks])[None] if self._tracks else torch.zeros(1, 0, d)
-        track_anchors = torch.stack([t.anchor for t in self._tracks])[None] if self._tracks else torch.zeros(1, 0, 4)
-        hook_inputs = HookInputs(quality=None if quality is None else torch.tensor([float(quality.q)]))
+        track_content = (torch.stack([t.content for t in self._tracks])[None] if self._tracks
+                         else torch.zeros(1, 0, d, device=device))
+        track_anchors = (torch.stack([t.anchor for t in self._tracks])[None] if self._tracks
+                         else torch.zeros(1, 0, 4, device=device))
+        hook_inputs = HookInputs(quality=None if quality is None else torch.tensor([float(quality.q)], device=device))
         if self.needs.teacher is not None:
             if teacher_embedding is not None:
-                hook_inputs.teacher_embedding = torch.as_tensor(np.asarray(teacher_embedding, np.float32))[None]
+                hook_inputs.teacher_embedding = torch.as_tensor(np.asarray(teacher_embedding, np.float32))[None].to(device)
             elif frame is not None and self.teacher is not None:
-                hook_inputs.teacher_embedding = self.teacher.embed([frame])
+                hook_inputs.teacher_embedding = self.teacher.embed([frame]).to(device)
             else:
                 raise ValueError(f"this checkpoint fuses the {self.needs.teacher} teacher's embedding of every frame: "
                                  "build the Tracker with teacher= and pass frames, or pass teacher_embedding=")
         out = self.model(track_content, track_anchors, proposals, hook_inputs, self.switches)
         scale, input_size, image_size = detections.scale, int(detections.input_size), detections.image_size
-        scores = out.decoder.logits[-1, 0].sigmoid().numpy()
+        scores = out.decoder.logits[-1, 0].sigmoid().cpu().numpy()
         boxes = to_pixel_boxes(out.decoder.boxes[-1, 0], scale, input_size, image_size)
         anchors = out.decoder.boxes[-1, 0]
         next_content = self.model.next_track_queries(out.decoder.hidden[0])
@@ -269,7 +274,7 @@ class Tracker:
             return
         iou = box_iou_numpy(np.stack([t.box for t in visible]), strong.xyxy)
         rows, cols = linear_sum_assignment(-iou)
-        model_boxes = to_model_boxes(strong.xyxy, scale, input_size)
+        model_boxes = to_model_boxes(strong.xyxy, scale, input_size).to(self.device)
         for r, c in zip(rows, cols):
             if iou[r, c] >= cfg.snap_iou:
                 visible[r].box = strong.xyxy[c].copy()
