@@ -2,7 +2,7 @@
 runs under ``runs/ablations/``) and prints Tables V-VII in the paper's layout on the validation split
 (PETS09-S2L1 501-795, clean / `medium` / `severe`, seed 0). Table VIII is `benchmarks/efficiency.py`.
 
-Every VSD-MOT row and the "baseline, same extra training" control start from `assets/baseline.pt` and
+Every VSD-MOT row and the "baseline, same extra training" control start from the host `benchmarks.runs.HOST` (the first shipped `assets/baseline.pt`) and
 train for the same schedule, so differences come from the method, not from extra epochs.
 
     python -m benchmarks.ablations [--tables V VI VII headline teacher-view student] [--seeds 0 1] [--jobs 2] [--dry-run]

@@ -2,7 +2,7 @@
 
     python -m benchmarks.pseudo_training [--seeds 0 1 2 3] [--jobs 2]
 
-Both runs start from ``assets/baseline.pt`` with the same extra schedule (``benchmarks.runs``): the fair
+Both runs start from the host ``benchmarks.runs.HOST`` (the first shipped ``assets/baseline.pt``) with the same extra schedule (``benchmarks.runs``): the fair
 control (``baseline-cont-ema``) and the same with the pseudo-labelled clips (``baseline-cont-ema-pseudo``:
 ``runs/pseudo/<clip>``, made first if missing, from the unlabelled videos, never the validation clip).
 Each is judged by the protocol (full profile: both validation sets, every condition and recipe) with
@@ -16,26 +16,9 @@ import argparse
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
-from benchmarks.protocol import CONTROL, CONTROL_EMA, LearnedRow, compute, main_table, paired_table, row_order
-from benchmarks.runs import PSEUDO_CLIPS, PSEUDO_DIR, train
-from model.core import settings
+from benchmarks.protocol import CONTROL, CONTROL_EMA, PSEUDO, PSEUDO_EMA, compute, main_table, paired_table, row_order
+from benchmarks.runs import ensure_pseudo_clips, train
 from model.evaluation.protocol import PROFILES, Profile
-
-PSEUDO = LearnedRow("control + pseudo-labelled clips (ours)", "baseline", run="baseline-cont-ema-pseudo",
-                    file="checkpoint-last.pt")
-PSEUDO_EMA = LearnedRow("control + pseudo-labelled clips, EMA 0.999 (ours)", "baseline",
-                        run="baseline-cont-ema-pseudo")
-
-
-def ensure_clips() -> None:
-    from model.data.pseudo_sequence import pseudo_label_source
-
-    videos = settings.videos_dir()
-    for clip in PSEUDO_CLIPS:
-        if (PSEUDO_DIR / clip / "gt" / "gt.txt").is_file():
-            continue
-        source = next(p for p in videos.iterdir() if p.stem == clip)
-        print(pseudo_label_source(source, PSEUDO_DIR / clip, progress=False), file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="*", type=int, default=list(PROFILES["full"].training_seeds))
     p.add_argument("--jobs", type=int, default=2)
     args = p.parse_args(argv)
-    ensure_clips()
+    ensure_pseudo_clips()  # once, before two runs at a time would both make them
     runs = [(run, seed) for seed in args.seeds for run in ("baseline-cont-ema", "baseline-cont-ema-pseudo")]
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         list(pool.map(lambda rs: train(rs[0], rs[1], 1), runs))

@@ -1,8 +1,10 @@
 """Named training runs shared by the benchmark scripts (ablations, protocol): one place that says what
 each run trains, where it lives (``runs/ablations/<name>-s<seed>/``) and how to (re)start it.
 
-Every run starts from ``assets/baseline.pt`` and trains for the same extra schedule, so differences
-between runs come from the method, not from extra epochs. Training is resumable (``last.pt``): a run
+Every run starts from the same host checkpoint, ``HOST`` (the first shipped ``assets/baseline.pt``, sha256
+5d6f6939..., restored from git history by :func:`host_checkpoint` now that the shipped file has moved on),
+and trains for the same extra schedule, so differences between runs come from the method, not from
+extra epochs or a different start. Training is resumable (``last.pt``): a run
 that was stopped continues where it was.
 """
 
@@ -14,8 +16,12 @@ import sys
 from pathlib import Path
 
 ROOT = Path("runs/ablations")
+# The host every run starts from: assets/baseline.pt as shipped from commit 5baa1b8 until the pseudo-label
+# retrain (issue 12); pinned by sha256 so a run can never start from another file by accident.
+HOST = Path("runs/hosts/baseline-v1.pt")
+HOST_COMMIT, HOST_SHA256 = "5baa1b8", "5d6f6939183c9159e0ab630ba6ea2006b564c32cfdd6d6ddfaf6964a349b7742"
 SCHEDULE = ["--epochs", "8", "--lr-drop-epoch", "6", "--clips-per-epoch", "400", "--track-drop", "0.3",
-            "--max-interval", "3", "--init", "assets/baseline.pt"]
+            "--max-interval", "3", "--init", str(HOST)]
 VSD = ["--variant", "vsd-mot", "--teacher", "effnet-lite0"]
 
 # Ours (issue 12): unlabelled clips of new scenes, pseudo-labelled offline (`vsdmot pseudo-label`, defaults;
@@ -61,10 +67,41 @@ def is_finished(out: Path) -> bool:
     return (out / "checkpoint.pt").is_file() and (not averaged or (out / "checkpoint-last.pt").is_file())
 
 
+def host_checkpoint() -> Path:
+    """``HOST``, restored from git history (``git show HOST_COMMIT:assets/baseline.pt``) when missing."""
+    import hashlib
+
+    if not HOST.is_file():
+        HOST.parent.mkdir(parents=True, exist_ok=True)
+        blob = subprocess.run(["git", "show", f"{HOST_COMMIT}:assets/baseline.pt"], check=True, capture_output=True).stdout
+        HOST.write_bytes(blob)
+    if hashlib.sha256(HOST.read_bytes()).hexdigest() != HOST_SHA256:
+        raise SystemExit(f"{HOST} is not the host checkpoint (sha256 {HOST_SHA256[:12]}...): delete it to restore it")
+    return HOST
+
+
+def ensure_pseudo_clips() -> None:
+    """Make the pseudo-labelled clips (``vsdmot pseudo-label`` defaults) that are not there yet."""
+    from model.core import settings
+    from model.data.pseudo_sequence import pseudo_label_source
+
+    videos = settings.videos_dir()
+    for clip in PSEUDO_CLIPS:
+        if (PSEUDO_DIR / clip / "gt" / "gt.txt").is_file():
+            continue
+        if videos is None:
+            raise SystemExit("no videos: set VSDMOT_VIDEOS_DIR (or VSDMOT_SHARED_DIR) to make the pseudo-labelled clips")
+        source = next(p for p in videos.iterdir() if p.stem == clip)
+        print(pseudo_label_source(source, PSEUDO_DIR / clip, progress=False), file=sys.stderr)
+
+
 def train(name: str, seed: int, threads: int) -> Path:
     out = run_dir(name, seed)
     if is_finished(out):
         return out / "checkpoint.pt"
+    host_checkpoint()
+    if any(arg.startswith(str(PSEUDO_DIR)) for arg in RUNS[name]):
+        ensure_pseudo_clips()
     cmd = [sys.executable, "-m", "model", "train", *RUNS[name], *SCHEDULE, "--seed", str(seed),
            "--num-threads", str(threads), "--output", str(out)]
     log = out.parent / f"{out.name}.log"  # not with_suffix: "alpha-0.2-s0" has a dot

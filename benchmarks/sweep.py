@@ -20,7 +20,7 @@ from pathlib import Path
 
 from benchmarks.common import machine_line
 from benchmarks.protocol import (
-    FRAME_PEERS, PEERS, ROOT, _build_cache, _cache_folder, _evaluate_checkpoint, _evaluate_peers, peer_identity,
+    PEERS, ROOT, _build_cache, _cache_folder, _evaluate_checkpoint, _evaluate_peers, peer_identity,
 )
 from model.core.choices import SWEEP_LEVELS, NO_DEGRADATION, VARIANT_TITLES
 from model.core.settings import DEFAULT_CHECKPOINTS

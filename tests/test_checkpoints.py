@@ -1,11 +1,13 @@
 """The shipped checkpoints, on real validation frames they were never trained on.
 
 Two guards. (1) Behaviour pinned: the tracks of both checkpoints on PETS09-S2L1 501-795 (clean,
-live YOLOX-Nano) must equal ``tests/data/pinned_tracks/*.txt``, written by the code before the
-architecture change (commit 975b740) -- a refactor that changes what a user gets fails here, frame
-by frame. (2) Floors one HOTA under the measured values (BENCHMARKS.md / the pinned tracks: baseline
-45.2, VSD-MOT 50.3), so a broken loader, a wrong default or a damaged file fails even where the
-pinned files are regenerated on purpose.
+live YOLOX-Nano) must equal ``tests/data/pinned_tracks/*.txt`` -- a refactor that changes what a user
+gets fails here, frame by frame. The pins were first written before the architecture change (commit
+975b740) and rewritten on purpose once, on 2026-12-06, when the checkpoints were retrained with the
+pseudo-labelled clips (issue 12; the speed work of that day was checked against the old pins first).
+(2) Floors about one HOTA under the measured values (PETS09 val clean, default run-time rules:
+baseline 41.2, VSD-MOT 46.4), so a broken loader, a wrong default or a damaged file fails even where
+the pinned files are regenerated on purpose.
 """
 
 from __future__ import annotations
@@ -63,9 +65,9 @@ def test_tracks_equal_the_ones_pinned_before_the_refactor(run: str, validation: 
         np.testing.assert_allclose(got.scores, want.scores, atol=1.5e-3, err_msg=f"{run}, frame {number}")
 
 
-# Floors a little under the measured HOTA (PETS09 val clean, default run-time rules: baseline 44.0, VSD-MOT 48.4, see
-# BENCHMARKS.md "Run-time rules"), so a regression shows and numerical noise does not.
-@pytest.mark.parametrize(("variant", "floor"), [("baseline", 43.0), ("vsd-mot", 47.5)])
+# Floors a little under the measured HOTA (PETS09 val clean, default run-time rules: baseline 41.2, VSD-MOT 46.4, the
+# checkpoints retrained with the pseudo-labelled clips), so a regression shows and numerical noise does not.
+@pytest.mark.parametrize(("variant", "floor"), [("baseline", 40.2), ("vsd-mot", 45.4)])
 def test_shipped_checkpoint_tracks_the_validation_split(variant: str, floor: float, validation: tuple) -> None:
     from model.evaluation.metrics import evaluate_sequence
 
