@@ -351,13 +351,23 @@ def report(table: Table, profile: Profile, peers: list[str], command: str) -> tu
               "HOTA is the mean over units with a 95 % percentile-bootstrap interval; the other columns are means. "
               "Degenerate boxes: share of output boxes under 8 px tall or with height/width outside [0.5, 8]; "
               "part tracks: identities lying ≥ 90 % inside another visible track for ≥ 10 consecutive frames.")
-    body = [header, main_table(table, order),
-            "\n### Paired: VSD-MOT − the fair control (same training seed, recipe and sequence)\n",
-            paired_table(table, VSD, CONTROL),
-            "\n### Paired: weight averaging − the fair control\n", paired_table(table, CONTROL_EMA, CONTROL),
-            "\n### Paired: + pseudo-labelled clips, EMA − the control, EMA\n", paired_table(table, PSEUDO_EMA, CONTROL_EMA),
-            "\n### Training-seed spread of the control and the pseudo-label rows, without and with weight averaging\n",
-            spread_table(table, (CONTROL, CONTROL_EMA, PSEUDO, PSEUDO_EMA))]
+    body = [header, main_table(table, order)]
+    pairs = (("VSD-MOT − the fair control (same training seed, recipe and sequence)", VSD, CONTROL),
+             ("weight averaging − the fair control", CONTROL_EMA, CONTROL),
+             ("+ pseudo-labelled clips, EMA − the control, EMA", PSEUDO_EMA, CONTROL_EMA))
+    missing = []
+    for title, a, b in pairs:
+        if a.label in table.units and b.label in table.units:
+            body += [f"\n### Paired: {title}\n", paired_table(table, a, b)]
+        else:
+            missing.append(title)
+    spread_rows = tuple(r for r in (CONTROL, CONTROL_EMA, PSEUDO, PSEUDO_EMA) if r.label in table.units)
+    if spread_rows:
+        body += ["\n### Training-seed spread of the control and the pseudo-label rows, without and with weight averaging\n",
+                 spread_table(table, spread_rows)]
+    if missing:  # say so rather than print empty tables
+        body.append("\nNot in this run (their training runs were not there; `--train` makes them): the paired "
+                    "tables " + "; ".join(missing) + (", and the training-seed spread." if not spread_rows else "."))
     return "\n".join(body), readme_table(table, peers)
 
 

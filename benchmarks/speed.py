@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ import torch
 
 from benchmarks.common import machine_line
 from model.core import settings
+from model.core.choices import DEVICE_CHOICES
+from model.core.device import resolve_device
 from model.core.weights import resolve_weights
 from model.data.video import open_frames
 from model.tracking.detector import (
@@ -66,8 +69,8 @@ class Run:
 class PlainYolox:
     """YOLOX-Nano as a plain loop runs it: the unmodified file, onnxruntime's default options."""
 
-    def __init__(self) -> None:
-        self.session = ort.InferenceSession(str(resolve_weights("yolox_nano")), providers=["CPUExecutionProvider"])
+    def __init__(self, providers: tuple[str, ...] = ("CPUExecutionProvider",)) -> None:
+        self.session = ort.InferenceSession(str(resolve_weights("yolox_nano")), providers=list(providers))
         self.input_name = self.session.get_inputs()[0].name
         self.size = int(self.session.get_inputs()[0].shape[2])
 
@@ -155,17 +158,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--detector-threads", type=int, nargs="*", default=[1, 2])
     p.add_argument("--torch-threads", type=int, default=1, help="the tracker's intra-op threads (the service's default)")
     p.add_argument("--variants", nargs="*", default=["baseline", "vsd-mot"])
+    p.add_argument("--device", choices=DEVICE_CHOICES, default="cpu",
+                   help="where the trackers and every detector (the reference's too) run; model.core.device")
     args = p.parse_args(argv)
+    plan = resolve_device(args.device)
     data = settings.data_dir()
     if data is None:
         raise SystemExit("no data: set VSDMOT_DATA_DIR (or VSDMOT_SHARED_DIR)")
     torch.set_num_threads(args.torch_threads)
     seq = data / SEQUENCE
     images = [seq / "img1" / f"{n:06d}.jpg" for n in range(args.first, args.last + 1)]
-    reference_detector = PlainYolox()
-    detectors = {n: YoloxDetector(DetectorConfig(num_threads=n)) for n in sorted({1, *args.detector_threads})}
-    spinning = {n: YoloxDetector(DetectorConfig(num_threads=n, spin_wait=True)) for n in args.detector_threads if n > 1}
-    trackers = {v: load_tracker(v)[0] for v in args.variants}
+    reference_detector = PlainYolox(plan.detector_providers)
+    detectors = {n: YoloxDetector(DetectorConfig(num_threads=n, providers=plan.detector_providers))
+                 for n in sorted({1, *args.detector_threads})}
+    spinning = {n: YoloxDetector(DetectorConfig(num_threads=n, spin_wait=True, providers=plan.detector_providers))
+                for n in args.detector_threads if n > 1}
+    trackers = {v: load_tracker(v, device=plan.tracker)[0] for v in args.variants}
+    print(f"# device: tracker {plan.tracker}, detector {plan.detector}", file=sys.stderr)
     timers = {v: StageTimer(t) for v, t in trackers.items()}
 
     rows: dict[str, Callable[[], Run]] = {"reference (YOLOX-Nano + ByteTrack)": lambda: run_reference(images, reference_detector)}

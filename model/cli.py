@@ -10,6 +10,7 @@ turns user errors into one ``error:`` line and exit status 2. The verbs, with th
     vsdmot mix SEQUENCE ... --output mixed --ratio 2
     vsdmot train --variant baseline|vsd-mot|direct --output runs/NAME
     vsdmot pseudo-label VIDEO_OR_FOLDER --output runs/pseudo/NAME
+    vsdmot convert-crowdhuman --odgt annotation_train.odgt --images Images --output data/crowdhuman-seqs
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.core.choices import (
-    DEGRADE_CHOICES, DEGRADE_PRESETS, DEVICE_CHOICES, DISTILL_MODES, NO_DEGRADATION, TEACHER_VIEWS, TEACHERS, TRAIN_VARIANTS,
+    DATASET_KINDS, DEGRADE_CHOICES, DEGRADE_PRESETS, DEVICE_CHOICES, DISTILL_MODES, NO_DEGRADATION, TEACHER_VIEWS, TEACHERS, TRAIN_VARIANTS,
     VARIANTS,
 )
 
@@ -239,6 +240,13 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--extra-sequence", action="append", default=None, metavar="FOLDER",
                    help="ours: also train on this whole MOTChallenge sequence, e.g. a clip pseudo-labelled by "
                         "`vsdmot pseudo-label` (repeatable)")
+    p.add_argument("--dataset", action="append", default=None, metavar="KIND:FOLDER",
+                   help=f"also train on every sequence of a public training set ({', '.join(DATASET_KINDS)}; "
+                        "layouts in docs/training-gpu.md) (repeatable)")
+    p.add_argument("--no-spans", action="store_true",
+                   help="train on --dataset / --extra-sequence only, not on the default TUD/PETS09 spans")
+    p.add_argument("--device", choices=DEVICE_CHOICES, default=defaults.device,
+                   help="auto = CUDA when there is one (one GPU per torchrun rank), else the CPU")
     p.add_argument("--init", default=None, help="initialise from a checkpoint (e.g. the trained baseline)")
     p.add_argument("--weight-average", type=float, default=defaults.weight_average, metavar="DECAY",
                    help="ours: deploy an exponential moving average of the weights with this decay, e.g. 0.999")
@@ -247,6 +255,7 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
 
 def train_config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser):  # -> TrainConfig
     """The :class:`TrainConfig` the parsed ``train`` arguments describe (``parser.error`` on bad ones)."""
+    from model.data.benchmark_sets import dataset_sequences, parse_dataset_spec
     from model.training.run_config import TrainConfig
     from model.vsd.student import StudentConfig
 
@@ -260,12 +269,21 @@ def train_config_from_args(args: argparse.Namespace, parser: argparse.ArgumentPa
     except ValueError as exc:
         parser.error(str(exc))
     spans = values.pop("span")
+    if values.pop("no_spans"):
+        if spans:
+            parser.error("--no-spans and --span contradict each other: give one")
+        values["spans"] = ()
     if spans:
         try:
             values["spans"] = tuple((n, int(a), int(b)) for n, a, b in (s.rsplit(":", 2) for s in spans))
         except ValueError:
             parser.error("--span takes SEQUENCE:FIRST:LAST, e.g. TUD-Stadtmitte:1:50")
     values["extra_sequences"] = tuple(values.pop("extra_sequence") or ())
+    try:
+        for spec in values.pop("dataset") or ():
+            values["extra_sequences"] += tuple(str(p) for p in dataset_sequences(*parse_dataset_spec(spec)))
+    except (ValueError, FileNotFoundError) as exc:
+        parser.error(str(exc))
     try:
         return TrainConfig(**values)
     except ValueError as exc:  # validation data among the spans or extra sequences
@@ -330,6 +348,32 @@ def _pseudo_label(args: argparse.Namespace, _: argparse.ArgumentParser) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------- convert-crowdhuman
+
+
+def _convert_crowdhuman_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--odgt", required=True, help="CrowdHuman annotation file, e.g. annotation_train.odgt")
+    p.add_argument("--images", required=True, help="the folder of <ID>.jpg images")
+    p.add_argument("--output", required=True, help="folder to write one one-image sequence per image into")
+    p.add_argument("--limit", type=int, default=None, help="stop after this many sequences")
+    p.add_argument("--min-people", type=int, default=1, help="skip images with fewer usable person boxes")
+    p.add_argument("--copy", action="store_true", help="copy the images instead of linking to them")
+
+
+def _convert_crowdhuman(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from model.data.crowdhuman import convert_crowdhuman
+
+    if args.limit is not None and args.limit < 1:
+        parser.error("--limit must be at least 1")
+    try:
+        report = convert_crowdhuman(args.odgt, args.images, args.output, limit=args.limit,
+                                    min_people=args.min_people, copy=args.copy)
+    except USER_ERRORS as exc:
+        return _fail(exc)
+    print(report)
+    return 0
+
+
 # -------------------------------------------------------------------------------------------- main
 
 VERBS: tuple[Verb, ...] = (
@@ -345,6 +389,9 @@ VERBS: tuple[Verb, ...] = (
          _train_arguments, _train),
     Verb("pseudo-label", "Pseudo-label an unlabelled clip offline (detections linked both ways, re-ID stitching) "
          "into a MOTChallenge sequence (ours).", _pseudo_label_arguments, _pseudo_label),
+    Verb("convert-crowdhuman", "Write CrowdHuman images (.odgt boxes) as one-image sequences for "
+         "`train --dataset crowdhuman:FOLDER` (MOTRv2's pseudo-clips).", _convert_crowdhuman_arguments,
+         _convert_crowdhuman),
 )
 
 

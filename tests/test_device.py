@@ -12,11 +12,12 @@ import pytest
 import torch
 
 from model.core import device as device_module
-from model.core.device import CPU_PROVIDER, CUDA_PROVIDER, DeviceUnavailableError, resolve_device
+from model.core.device import CPU_PROVIDER, CUDA_PROVIDER, DeviceUnavailableError, distributed_backend, resolve_device
 
 
-def _machine(monkeypatch: pytest.MonkeyPatch, cuda: bool, onnx: list[str]) -> None:
+def _machine(monkeypatch: pytest.MonkeyPatch, cuda: bool, onnx: list[str], gpus: int = 1) -> None:
     monkeypatch.setattr(device_module, "_cuda_available", lambda: cuda)
+    monkeypatch.setattr(device_module, "_cuda_count", lambda: gpus if cuda else 0)
     monkeypatch.setattr(device_module, "_onnx_providers", lambda: onnx)
 
 
@@ -48,6 +49,20 @@ def test_cuda_without_cuda_is_refused_with_what_to_do(monkeypatch: pytest.Monkey
     _machine(monkeypatch, cuda=False, onnx=[CPU_PROVIDER])
     with pytest.raises(DeviceUnavailableError, match="no CUDA device.*use device 'auto' or 'cpu'"):
         resolve_device("cuda")
+
+
+def test_a_torchrun_rank_gets_its_own_gpu_and_nccl(monkeypatch: pytest.MonkeyPatch) -> None:
+    _machine(monkeypatch, cuda=True, onnx=[CPU_PROVIDER], gpus=4)
+    plan = resolve_device("auto", index=3)
+    assert plan.tracker == "cuda:3" and plan.on_cuda and distributed_backend(plan) == "nccl"
+    with pytest.raises(DeviceUnavailableError, match="CUDA device 4 .* sees 4 .*nproc_per_node"):
+        resolve_device("cuda", index=4)
+
+
+def test_cpu_processes_talk_over_gloo_whatever_the_rank(monkeypatch: pytest.MonkeyPatch) -> None:
+    _machine(monkeypatch, cuda=False, onnx=[CPU_PROVIDER])
+    plan = resolve_device("auto", index=5)  # CPU ranks share the CPU: the index names no device
+    assert plan.tracker == "cpu" and not plan.on_cuda and distributed_backend(plan) == "gloo"
 
 
 def test_an_unknown_device_names_the_choices() -> None:

@@ -202,3 +202,52 @@ def test_a_clip_with_nothing_in_it_trains_through(mot_dir: Path, weights_dir: Pa
     log = json.loads((tmp_path / "run" / "train_log.json").read_text())
     assert log["log"][0]["empty_clips"] > 0
     assert log["extra_sequences"] == [str(blank)]
+
+
+def test_a_sequence_shorter_than_a_clip_gives_all_its_frames_and_one_image_repeats() -> None:
+    rng = np.random.default_rng(3)
+    clips = sample_clips([_Seq([1, 2, 3]), _Seq([7])], 40, 5, 10, rng)
+    assert {tuple(f) for s, f in clips if s == 0} == {(1, 2, 3)}
+    assert {tuple(f) for s, f in clips if s == 1} == {(7, 7, 7, 7, 7)}  # a pseudo-clip of one image
+
+
+@pytest.mark.shared
+def test_a_one_image_clip_is_always_a_shifted_pseudo_clip(pets_dir: Path, weights_dir: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Even with --pseudo-clip 0: one image repeated unmoved would teach nothing about motion."""
+    from model.data.clips import load_sequence
+    from model.tracking.detector import YoloxDetector
+    from model.tracking.query_model import QueryTrackerModel
+    from model.training.objective import ClipObjective
+    from model.training.run_config import TrainConfig
+
+    monkeypatch.setenv("VSDMOT_CACHE_DIR", str(tmp_path))
+    seq = load_sequence(pets_dir, 1, 1, None, YoloxDetector())  # a real frame as a one-image sequence
+    torch.manual_seed(0)
+    objective = ClipObjective(QueryTrackerModel(), None, TrainConfig(pseudo_clip=0.0, track_drop=0.0, fp_insert=0.0))
+    seen: list[torch.Tensor] = []
+    real = objective.model.forward
+
+    def spy(content, anchors, proposals, inputs, switches):
+        seen.append(proposals.anchors[0].clone())
+        return real(content, anchors, proposals, inputs, switches)
+
+    objective.model.forward = spy  # type: ignore[method-assign]
+    losses = objective(seq, [1, 1, 1, 1, 1], np.random.default_rng(0))
+    assert len(seen) == 5 and torch.isfinite(losses["loss"])
+    moved = [a for a in seen[1:] if a.shape != seen[0].shape or not torch.allclose(a, seen[0])]
+    assert moved, "every frame of the clip showed the image at the same place"
+
+
+def test_nothing_to_train_on_and_a_gpu_that_is_not_there_are_clear_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    from model.cli import main
+    from model.training.run_config import TrainConfig
+
+    with pytest.raises(ValueError, match="nothing to train on"):
+        TrainConfig(spans=())
+    with pytest.raises(ValueError, match="device must be one of auto, cpu, cuda"):
+        TrainConfig(device="tpu")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["train", "--device", "cuda", "--output", "/nonexistent/run"]) == 2
+    assert "no CUDA device" in capsys.readouterr().err

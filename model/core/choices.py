@@ -30,6 +30,9 @@ DISTILL_MODES: tuple[str, ...] = ("dcsd", "plain", "none")  # eqs. 4-12 / the pl
 # copy it embeds the clean original instead (privileged distillation; ours, not the paper's).
 TEACHER_VIEWS: tuple[str, ...] = ("degraded", "clean")
 
+# Training sets at the paper's scale that `train --dataset KIND:FOLDER` reads (model.data.benchmark_sets).
+DATASET_KINDS: tuple[str, ...] = ("mot17", "mot20", "dancetrack", "crowdhuman")
+
 # Where the tracker and the detector run (model.core.device): CUDA when there is one, unless told otherwise.
 DEVICE_AUTO = "auto"
 DEVICE_CHOICES: tuple[str, ...] = (DEVICE_AUTO, "cpu", "cuda")

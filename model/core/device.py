@@ -41,11 +41,22 @@ class DevicePlan:
         """The provider the detector runs on first (``CUDAExecutionProvider`` or ``CPUExecutionProvider``)."""
         return self.detector_providers[0]
 
+    @property
+    def on_cuda(self) -> bool:
+        """Whether the tracker model runs on a CUDA device."""
+        return self.tracker.startswith("cuda")
+
 
 def _cuda_available() -> bool:
     import torch
 
     return bool(torch.cuda.is_available())
+
+
+def _cuda_count() -> int:
+    import torch
+
+    return int(torch.cuda.device_count())
 
 
 def _onnx_providers() -> list[str]:
@@ -54,8 +65,10 @@ def _onnx_providers() -> list[str]:
     return list(ort.get_available_providers())
 
 
-def resolve_device(requested: str = DEVICE_AUTO) -> DevicePlan:
-    """Turn the ``device`` setting into where each part runs; ``cuda`` without CUDA is an error."""
+def resolve_device(requested: str = DEVICE_AUTO, index: int = 0) -> DevicePlan:
+    """Turn the ``device`` setting into where each part runs; ``cuda`` without CUDA is an error.
+
+    ``index`` picks the CUDA device (a torchrun rank's ``LOCAL_RANK``); it must exist."""
     choice = (requested or DEVICE_AUTO).strip().lower()
     if choice not in DEVICE_CHOICES:
         raise ValueError(f"device must be one of {', '.join(DEVICE_CHOICES)}, got {requested!r}")
@@ -66,5 +79,14 @@ def resolve_device(requested: str = DEVICE_AUTO) -> DevicePlan:
             "driver, or CUDA_VISIBLE_DEVICES empty); use device 'auto' or 'cpu'")
     if not cuda:
         return DevicePlan(choice, "cpu", (CPU_PROVIDER,))
+    count = _cuda_count()
+    if not 0 <= index < count:
+        raise DeviceUnavailableError(f"CUDA device {index} was asked for but PyTorch sees {count} "
+                                     "(torchrun --nproc_per_node must not exceed the GPUs of the machine)")
     providers = (CUDA_PROVIDER, CPU_PROVIDER) if CUDA_PROVIDER in _onnx_providers() else (CPU_PROVIDER,)
-    return DevicePlan(choice, "cuda:0", providers)
+    return DevicePlan(choice, f"cuda:{index}", providers)
+
+
+def distributed_backend(plan: DevicePlan) -> str:
+    """torch.distributed's backend for a plan: NCCL between GPUs, gloo between CPU processes."""
+    return "nccl" if plan.on_cuda else "gloo"

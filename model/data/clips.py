@@ -95,16 +95,22 @@ def sample_clips(
     """Clips of ``clip_len`` frames with one random interval in 1..max_interval each (paper IV-C).
 
     Start frames are drawn uniformly over all frames of all sequences, so each rendition is seen
-    in proportion to its length.
+    in proportion to its length. A sequence shorter than ``clip_len`` gives clips of all its frames;
+    a one-image sequence (CrowdHuman, model.data.crowdhuman) gives its image ``clip_len`` times, which
+    the objective turns into a pseudo-clip.
     """
     weights = np.array([len(s.frames) for s in sequences], dtype=np.float64)
     clips = []
     for _ in range(num_clips):
         s = int(rng.choice(len(sequences), p=weights / weights.sum()))
         frames = sequences[s].frames
+        if len(frames) == 1:
+            clips.append((s, frames * clip_len))
+            continue
+        length = min(clip_len, len(frames))
         interval = int(rng.integers(1, max_interval + 1))
-        interval = min(interval, max(1, (len(frames) - 1) // max(clip_len - 1, 1)))
-        span = interval * (clip_len - 1)
+        interval = min(interval, max(1, (len(frames) - 1) // max(length - 1, 1)))
+        span = interval * (length - 1)
         start = int(rng.integers(0, len(frames) - span))
-        clips.append((s, [frames[start + k * interval] for k in range(clip_len)]))
+        clips.append((s, [frames[start + k * interval] for k in range(length)]))
     return clips

@@ -43,7 +43,7 @@ def checkpoint_path(variant: str, checkpoint: str | Path | None = None) -> Path:
 
 def save_checkpoint(path: str | Path, model: QueryTrackerModel, meta: dict[str, Any], half: bool = True) -> str:
     """Write weights (fp16 by default, to keep committed checkpoints small), config and metadata; return sha256."""
-    state = {k: (v.half() if half and v.is_floating_point() else v) for k, v in model.state_dict().items()}
+    state = {k: (v.half() if half and v.is_floating_point() else v).cpu() for k, v in model.state_dict().items()}
     payload = {"state_dict": state, "config": asdict(model.config), "hook": model.hook.spec(), "meta": meta}
     buffer = io.BytesIO()
     torch.save(payload, buffer)

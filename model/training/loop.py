@@ -6,7 +6,9 @@ tracker with track queries carried from frame to frame (:mod:`model.training.obj
 optimises eq. 15: ``loss = alpha * L_distill + (1 - alpha) * L_mot`` (``alpha`` only matters for VSD-MOT).
 
 Runs as one process, or under ``torchrun --nproc_per_node N -m model train ...`` with
-DistributedDataParallel (gloo on CPU, nccl on GPU): each rank takes its share of every epoch's clips.
+DistributedDataParallel (gloo between CPU processes, NCCL between GPUs, one GPU per rank by its
+``LOCAL_RANK``; ``--device``, model.core.device): each rank takes its share of every epoch's clips.
+The recipe at the paper's scale (MOT17 / DanceTrack / CrowdHuman on GPUs) is in docs/training-gpu.md.
 Resumable: ``<output>/last.pt`` holds the optimiser state after every epoch.
 """
 
@@ -65,7 +67,7 @@ def build_model(cfg: TrainConfig, teacher_dim: int | None) -> tuple[QueryTracker
     return model, distill
 
 
-def load_training_data(cfg: TrainConfig, data_dir: Path, detector: Any, teacher: Any | None) -> list[TrainingSequence]:
+def load_training_data(cfg: TrainConfig, data_dir: Path | None, detector: Any, teacher: Any | None) -> list[TrainingSequence]:
     from model.data.cache import build_teacher_cache
 
     sequences = []
@@ -87,12 +89,14 @@ def load_training_data(cfg: TrainConfig, data_dir: Path, detector: Any, teacher:
     return sequences
 
 
-def _training_spans(cfg: TrainConfig, data_dir: Path) -> list[tuple[Path, int, int]]:
+def _training_spans(cfg: TrainConfig, data_dir: Path | None) -> list[tuple[Path, int, int]]:
     """(folder, first, last) of every span, then every extra sequence whole."""
     from model.data.mot_io import sequence_length
 
     spans = []
     for name, first, last in cfg.spans:
+        if data_dir is None:
+            raise FileNotFoundError("no training data: set VSDMOT_DATA_DIR to a folder of MOTChallenge sequences")
         if not (data_dir / name).is_dir():
             raise FileNotFoundError(f"training sequence {name} not found in {data_dir}")
         spans.append((data_dir / name, first, last))
@@ -109,19 +113,24 @@ def is_main_process() -> bool:
 
 def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
     """Train and write ``<output>/checkpoint.pt`` (+ ``last.pt`` for resuming and a JSON log)."""
+    from model.core.device import distributed_backend, resolve_device
+
     torch.set_num_threads(cfg.num_threads)
     world = int(os.environ.get("WORLD_SIZE", "1"))
+    plan = resolve_device(cfg.device, index=int(os.environ.get("LOCAL_RANK", "0")))  # before any data is read
+    if plan.on_cuda:
+        torch.cuda.set_device(plan.tracker)
     if world > 1 and not dist.is_initialized():
-        dist.init_process_group("gloo")  # this loop keeps model and tensors on the CPU
+        dist.init_process_group(distributed_backend(plan))
     rank = dist.get_rank() if dist.is_initialized() else 0
     torch.manual_seed(cfg.seed)
     data_dir = data_dir or settings.data_dir()
-    if data_dir is None:
+    if data_dir is None and cfg.spans:
         raise FileNotFoundError("no training data: set VSDMOT_DATA_DIR to a folder of MOTChallenge sequences")
 
-    from model.tracking.detector import YoloxDetector
+    from model.tracking.detector import DetectorConfig, YoloxDetector
 
-    detector = YoloxDetector()
+    detector = YoloxDetector(DetectorConfig(providers=plan.detector_providers))
     teacher = None
     needs_teacher = cfg.needs_teacher
     if needs_teacher:
@@ -130,13 +139,16 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
         teacher = build_teacher(cfg.teacher)
     if rank != 0:  # let rank 0 build the frozen-feature caches once, then read them
         dist.barrier()
-    sequences = load_training_data(cfg, Path(data_dir), detector, teacher)
+    sequences = load_training_data(cfg, Path(data_dir) if data_dir is not None else None, detector, teacher)
     if rank == 0 and dist.is_initialized():
         dist.barrier()
     model, distill = build_model(cfg, teacher.dim if teacher is not None else None)
-    objective: nn.Module = ClipObjective(model, distill, cfg)
+    model.to(plan.tracker)
+    objective: nn.Module = ClipObjective(model, distill, cfg).to(plan.tracker)
     if dist.is_initialized():
-        objective = nn.parallel.DistributedDataParallel(objective, find_unused_parameters=True)
+        objective = nn.parallel.DistributedDataParallel(
+            objective, device_ids=[torch.device(plan.tracker).index] if plan.on_cuda else None,
+            find_unused_parameters=True)
     params = [p for p in objective.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=cfg.lr_drop_epoch, gamma=0.1)
@@ -147,7 +159,7 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
     last_path = out_dir / "last.pt"
     start_epoch, log = 0, []
     if last_path.exists():  # resume
-        state = torch.load(last_path, map_location="cpu", weights_only=False)
+        state = torch.load(last_path, map_location=plan.tracker, weights_only=False)
         _unwrap(objective).load_state_dict(state["objective"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])

@@ -90,11 +90,11 @@ def assign(
             + weights.l1 * torch.cdist(pred, target, p=1)
             - weights.giou * pairwise_generalized_iou(cxcywh_to_xyxy(pred), cxcywh_to_xyxy(target))
         )
-        rows, cols = linear_sum_assignment(cost.numpy())
+        rows, cols = linear_sum_assignment(cost.cpu().numpy())
         q_idx += (rows + num_track_queries).tolist()
         t_idx += np.asarray(newborn)[cols].tolist()
-    q = torch.as_tensor(q_idx, dtype=torch.long)
-    t = torch.as_tensor(t_idx, dtype=torch.long)
+    q = torch.as_tensor(q_idx, dtype=torch.long, device=logits.device)
+    t = torch.as_tensor(t_idx, dtype=torch.long, device=gt_ids.device)
     return FrameAssignment(q, t, gt_ids[t] if len(t) else gt_ids.new_zeros(0))
 
 

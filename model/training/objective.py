@@ -3,7 +3,8 @@
 The frame's inputs are built by the same :func:`model.tracking.proposals.proposal_inputs` the
 tracker uses at run time, from the cache's :class:`DetectorOutput`, so training and inference see
 identical proposals. Track queries are carried from frame to frame with MOTR's augmentations
-(random drop, an inserted false positive).
+(random drop, an inserted false positive). Inputs are moved to the model's device (CPU, or a
+CUDA device under ``--device``), so one code path trains on either.
 """
 
 from __future__ import annotations
@@ -36,11 +37,14 @@ class ClipObjective(nn.Module):
 
     def forward(self, seq: TrainingSequence, frames: list[int], rng: np.random.Generator) -> dict[str, Tensor]:
         cfg, model = self.cfg, self.model
+        device = next(model.parameters()).device
         d = model.config.decoder.d_model
-        content, anchors, ids = torch.zeros(1, 0, d), torch.zeros(1, 0, 4), torch.zeros(0, dtype=torch.long)
+        content, anchors = torch.zeros(1, 0, d, device=device), torch.zeros(1, 0, 4, device=device)
+        ids = torch.zeros(0, dtype=torch.long, device=device)
         totals: dict[str, Tensor] = {}
         shifts = [(0, 0)] * len(frames)
-        if cfg.pseudo_clip and rng.random() < cfg.pseudo_clip:  # one image, moved: a clip with known motion
+        one_image = len(frames) > 1 and len(set(frames)) == 1  # a one-image sequence's clip (CrowdHuman)
+        if one_image or (cfg.pseudo_clip and rng.random() < cfg.pseudo_clip):  # one image, moved: known motion
             frames = [frames[0]] * len(frames)
             steps = rng.integers(-1, 2, size=(len(frames), 2)) * SHIFT_UNIT
             steps[0] = 0
@@ -56,16 +60,18 @@ class ClipObjective(nn.Module):
                                            proposals.scores[:, keep], shift_features(proposals.features, det.strides, dx, dy))
                 moved, keep = shift_boxes(target.boxes, dx, dy, det.input_size, extent)
                 target = FrameTargets(moved[keep], target.ids[keep])
-            inputs = HookInputs(quality=torch.tensor([seq.cache.quality_scores(frame).q]))
+            proposals, target = proposals.to(device), FrameTargets(target.boxes.to(device), target.ids.to(device))
+            inputs = HookInputs(quality=torch.tensor([seq.cache.quality_scores(frame).q], device=device))
             if self.needs.teacher is not None:
-                inputs.teacher_embedding = torch.from_numpy(seq.cache.teacher(self.needs.teacher)[seq.cache.position(frame)])[None]
+                inputs.teacher_embedding = torch.from_numpy(
+                    seq.cache.teacher(self.needs.teacher)[seq.cache.position(frame)])[None].to(device)
             out = model(content, anchors, proposals, inputs, self.switches)
             nt = out.num_track_queries
             logits, boxes = out.decoder.logits[:, 0], out.decoder.boxes[:, 0]
             assignment = assign(logits[-1], boxes[-1], nt, ids, target.boxes, target.ids, self.weights)
             losses = frame_loss(logits, boxes, assignment, target.boxes, self.weights)
             if self.distill_loss is not None and out.hook.student is not None:
-                teacher = torch.from_numpy(seq.teacher_embedding(cfg.teacher, frame))[None]
+                teacher = torch.from_numpy(seq.teacher_embedding(cfg.teacher, frame))[None].to(device)
                 distill = self.distill_loss(out.hook.student, teacher).loss
                 losses["loss_distill"] = distill
                 losses["loss"] = cfg.alpha * distill + (1 - cfg.alpha) * losses["loss_mot"]
@@ -83,8 +89,8 @@ class ClipObjective(nn.Module):
             if unmatched and rng.random() < cfg.fp_insert:
                 keep.append(unmatched[0])
                 keep_ids.append(-1)
-            index = torch.as_tensor(keep, dtype=torch.long)
+            index = torch.as_tensor(keep, dtype=torch.long, device=device)
             content = model.next_track_queries(out.decoder.hidden[0, index])[None]
             anchors = boxes[-1, index].detach()[None]
-            ids = torch.as_tensor(keep_ids, dtype=torch.long)
+            ids = torch.as_tensor(keep_ids, dtype=torch.long, device=device)
         return totals

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.core.choices import DISTILL_MODES, TEACHER_VIEWS, TEACHERS, TRAIN_VARIANTS
+from model.core.choices import DEVICE_AUTO, DEVICE_CHOICES, DISTILL_MODES, TEACHER_VIEWS, TEACHERS, TRAIN_VARIANTS
 from model.data.clips import TRAIN_SPANS, VAL_SPAN
 from model.data.pseudo_labels import PROVENANCE_NAME, VALIDATION_SEQUENCES, VALIDATION_SOURCES
 from model.tracking.query_model import TrackerConfig
@@ -47,21 +47,27 @@ class TrainConfig:
     init: str | None = None  # start from this checkpoint (e.g. the baseline for VSD-MOT)
     output: str = "runs/baseline"
     num_threads: int = 2
+    # model.core.device: auto = CUDA when there is one (one GPU per torchrun rank), else the CPU.
+    device: str = DEVICE_AUTO
     spans: tuple[tuple[str, int, int], ...] = TRAIN_SPANS  # (sequence, first, last) to train on
     # Ours: whole MOTChallenge sequence folders trained on beside the spans, with the same renditions --
     # e.g. unlabelled clips of new scenes pseudo-labelled by `vsdmot pseudo-label` (model.data.pseudo_labels).
+    # e.g. MOT17 / DanceTrack / CrowdHuman at the paper's scale (`--dataset`, model.data.benchmark_sets).
     extra_sequences: tuple[str, ...] = ()
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     student_size: StudentConfig = field(default_factory=StudentConfig)  # the paper leaves hidden_dim open
 
     def __post_init__(self) -> None:
         for name, allowed in (("variant", TRAIN_VARIANTS), ("distill", DISTILL_MODES), ("teacher", TEACHERS),
-                              ("teacher_view", TEACHER_VIEWS)):
+                              ("teacher_view", TEACHER_VIEWS), ("device", DEVICE_CHOICES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
         if self.weight_average is not None and not 0.0 < self.weight_average < 1.0:
             raise ValueError(f"weight_average is an EMA decay in (0, 1), got {self.weight_average}")
         self.extra_sequences = tuple(str(p) for p in self.extra_sequences)
+        self.spans = tuple(tuple(s) for s in self.spans)
+        if not self.spans and not self.extra_sequences:
+            raise ValueError("nothing to train on: give spans, extra sequences or a --dataset")
         check_trainable(self.spans, self.extra_sequences)
 
     @property
