@@ -93,6 +93,15 @@ PSEUDO = LearnedRow("control + pseudo-labelled clips (ours)", "baseline", run="b
                     file="checkpoint-last.pt")
 PSEUDO_EMA = LearnedRow("control + pseudo-labelled clips, EMA 0.999 (ours)", "baseline",
                         run="baseline-cont-ema-pseudo")
+# Issue 13's Table V analogue on host v2 (benchmarks.region_distillation): last weights of each run.
+V2_CONTROL = LearnedRow("v2 control: host v2 + the same extra training", "baseline", run="v2-control")
+V2_PAPER = LearnedRow("v2 + DCSD, paper's global token (effnet, degraded view)", "vsd-mot", run="v2-paper")
+V2_REGIONS_EFFNET_CLEAN = LearnedRow("v2 + DCSD, region tokens (ours), effnet, clean view", "vsd-mot",
+                                     run="v2-regions-effnet-clean")
+V2_REGIONS_REID_CLEAN = LearnedRow("v2 + DCSD, region tokens (ours), re-ID 0287, clean view", "vsd-mot",
+                                   run="v2-regions-reid-clean")
+V2_REGIONS_REID_DEGRADED = LearnedRow("v2 + DCSD, region tokens (ours), re-ID 0287, degraded view", "vsd-mot",
+                                      run="v2-regions-reid-degraded")
 LEARNED = (
     LearnedRow("our baseline (assets/baseline.pt)", "baseline", shipped=ROOT / "assets" / "baseline.pt"),
     LearnedRow("VSD-MOT (assets/vsd_mot.pt)", "vsd-mot", shipped=ROOT / "assets" / "vsd_mot.pt"),

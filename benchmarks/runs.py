@@ -1,11 +1,13 @@
 """Named training runs shared by the benchmark scripts (ablations, protocol): one place that says what
 each run trains, where it lives (``runs/ablations/<name>-s<seed>/``) and how to (re)start it.
 
-Every run starts from the same host checkpoint, ``HOST`` (the first shipped ``assets/baseline.pt``, sha256
-5d6f6939..., restored from git history by :func:`host_checkpoint` now that the shipped file has moved on),
-and trains for the same extra schedule, so differences between runs come from the method, not from
-extra epochs or a different start. Training is resumable (``last.pt``): a run
-that was stopped continues where it was.
+Every run starts from a pinned host checkpoint and trains for the same extra schedule, so differences
+between runs come from the method, not from extra epochs or a different start. Two hosts, each a
+shipped ``assets/baseline.pt`` restored from git history by :func:`host_checkpoint`:
+``v1`` (sha256 5d6f6939..., the first baseline; issues 4, 11, 12's runs) and ``v2`` (sha256
+f1e14a72..., the pseudo-label retrain shipped since f0e9b33; issue 13's Table V runs, which also keep
+the pseudo-labelled clips in their data, as that host was trained with them). Training is
+resumable (``last.pt``): a run that was stopped continues where it was.
 """
 
 from __future__ import annotations
@@ -13,16 +15,35 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path("runs/ablations")
-# The host every run starts from: assets/baseline.pt as shipped from commit 5baa1b8 until the pseudo-label
-# retrain (issue 12); pinned by sha256 so a run can never start from another file by accident.
-HOST = Path("runs/hosts/baseline-v1.pt")
-HOST_COMMIT, HOST_SHA256 = "5baa1b8", "5d6f6939183c9159e0ab630ba6ea2006b564c32cfdd6d6ddfaf6964a349b7742"
+
+
+@dataclass(frozen=True)
+class Host:
+    """A run's starting checkpoint: ``assets/baseline.pt`` as committed in ``commit``, pinned by sha256 so a
+    run can never start from another file by accident."""
+
+    path: Path
+    commit: str
+    sha256: str
+
+
+HOSTS: dict[str, Host] = {
+    # as shipped from commit 5baa1b8 until the pseudo-label retrain (issue 12)
+    "v1": Host(Path("runs/hosts/baseline-v1.pt"), "5baa1b8",
+               "5d6f6939183c9159e0ab630ba6ea2006b564c32cfdd6d6ddfaf6964a349b7742"),
+    # the pseudo-label retrain, shipped from commit f0e9b33 (issue 12): the host of issue 13
+    "v2": Host(Path("runs/hosts/baseline-v2.pt"), "f0e9b33",
+               "f1e14a72c67758b25a2f1833ffb16e6b7d9642d278b1b5ad42941e5d4c7aa775"),
+}
+HOST = HOSTS["v1"].path  # the default host
 SCHEDULE = ["--epochs", "8", "--lr-drop-epoch", "6", "--clips-per-epoch", "400", "--track-drop", "0.3",
-            "--max-interval", "3", "--init", str(HOST)]
+            "--max-interval", "3"]
 VSD = ["--variant", "vsd-mot", "--teacher", "effnet-lite0"]
+H64 = ["--student-hidden-dim", "64", "--student-heads", "4", "--student-ffn-dim", "128"]
 
 # Ours (issue 12): unlabelled clips of new scenes, pseudo-labelled offline (`vsdmot pseudo-label`, defaults;
 # benchmarks/pseudo_label_quality.py --write-clips runs/pseudo): the clips where it found at least one track.
@@ -51,8 +72,19 @@ RUNS: dict[str, list[str]] = {
     # beyond the paper: on degraded frames the teacher embeds the clean original (privileged distillation)
     "clean-teacher": [*VSD, "--teacher-view", "clean"],
     # the paper leaves the student's hidden_dim open; 64 halves the added frame time on a CPU (still +7.4 %)
-    "student-h64": [*VSD, "--student-hidden-dim", "64", "--student-heads", "4", "--student-ffn-dim", "128"],
+    "student-h64": [*VSD, *H64],
+    # Issue 13's Table V on host v2 (every row with the pseudo-labelled clips, like the host's own training;
+    # VSD rows with the shipped student size). Region tokens (ours): one teacher token per query's box.
+    "v2-control": ["--variant", "baseline", *PSEUDO],
+    "v2-paper": [*VSD, *H64, *PSEUDO],  # the paper's global token, the frame the student sees (= assets/vsd_mot.pt's recipe)
+    "v2-regions-effnet-clean": [*VSD, *H64, *PSEUDO, "--teacher-tokens", "regions", "--teacher-view", "clean"],
+    "v2-regions-reid-clean": ["--variant", "vsd-mot", "--teacher", "reid-0287", *H64, *PSEUDO,
+                              "--teacher-tokens", "regions", "--teacher-view", "clean"],
+    "v2-regions-reid-degraded": ["--variant", "vsd-mot", "--teacher", "reid-0287", *H64, *PSEUDO,
+                                 "--teacher-tokens", "regions", "--teacher-view", "degraded"],
 }
+# Runs that start from a host other than v1.
+RUN_HOSTS: dict[str, str] = {name: "v2" for name in RUNS if name.startswith("v2-")}
 def run_dir(name: str, seed: int) -> Path:
     return ROOT / f"{name}-s{seed}"
 
@@ -67,17 +99,19 @@ def is_finished(out: Path) -> bool:
     return (out / "checkpoint.pt").is_file() and (not averaged or (out / "checkpoint-last.pt").is_file())
 
 
-def host_checkpoint() -> Path:
-    """``HOST``, restored from git history (``git show HOST_COMMIT:assets/baseline.pt``) when missing."""
+def host_checkpoint(host: str = "v1") -> Path:
+    """The host's checkpoint, restored from git history (``git show COMMIT:assets/baseline.pt``) when missing."""
     import hashlib
 
-    if not HOST.is_file():
-        HOST.parent.mkdir(parents=True, exist_ok=True)
-        blob = subprocess.run(["git", "show", f"{HOST_COMMIT}:assets/baseline.pt"], check=True, capture_output=True).stdout
-        HOST.write_bytes(blob)
-    if hashlib.sha256(HOST.read_bytes()).hexdigest() != HOST_SHA256:
-        raise SystemExit(f"{HOST} is not the host checkpoint (sha256 {HOST_SHA256[:12]}...): delete it to restore it")
-    return HOST
+    spec = HOSTS[host]
+    if not spec.path.is_file():
+        spec.path.parent.mkdir(parents=True, exist_ok=True)
+        blob = subprocess.run(["git", "show", f"{spec.commit}:assets/baseline.pt"], check=True,
+                              capture_output=True).stdout
+        spec.path.write_bytes(blob)
+    if hashlib.sha256(spec.path.read_bytes()).hexdigest() != spec.sha256:
+        raise SystemExit(f"{spec.path} is not the host checkpoint (sha256 {spec.sha256[:12]}...): delete it to restore it")
+    return spec.path
 
 
 def ensure_pseudo_clips() -> None:
@@ -99,10 +133,10 @@ def train(name: str, seed: int, threads: int) -> Path:
     out = run_dir(name, seed)
     if is_finished(out):
         return out / "checkpoint.pt"
-    host_checkpoint()
+    host = host_checkpoint(RUN_HOSTS.get(name, "v1"))
     if any(arg.startswith(str(PSEUDO_DIR)) for arg in RUNS[name]):
         ensure_pseudo_clips()
-    cmd = [sys.executable, "-m", "model", "train", *RUNS[name], *SCHEDULE, "--seed", str(seed),
+    cmd = [sys.executable, "-m", "model", "train", *RUNS[name], *SCHEDULE, "--init", str(host), "--seed", str(seed),
            "--num-threads", str(threads), "--output", str(out)]
     log = out.parent / f"{out.name}.log"  # not with_suffix: "alpha-0.2-s0" has a dot
     out.parent.mkdir(parents=True, exist_ok=True)

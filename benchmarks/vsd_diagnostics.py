@@ -13,6 +13,13 @@ student adds a shared scene component rather than per-object information. Printe
 learned W and b, so "the module does nothing", "it does the same on clean and degraded frames" and
 "it makes the queries alike" can be told apart.
 
+The identity-separation score (issue 13) asks whether the student's per-query semantics carry who a
+query is: every proposal matched to a ground-truth person (IoU >= 0.5) gives its F_query and S, and
+
+    separation = mean cos(same person, different frames) - mean cos(different people)
+
+for F_query and for S (0 = the vectors do not tell people apart; a region teacher should raise it).
+
     python -m benchmarks.vsd_diagnostics [CHECKPOINT ...]   (default assets/vsd_mot.pt)
 """
 
@@ -22,6 +29,7 @@ import argparse
 import statistics
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from benchmarks.common import validation_caches
@@ -65,14 +73,53 @@ def hook_statistics(tracker, cache) -> dict[str, float]:
     }
 
 
+def identity_separation(tracker, cache, seq_dir: Path, max_vectors: int = 1500) -> dict[str, float]:
+    """The separation score of F_query and S over one cached span (proposals matched to the ground truth)."""
+    from model.core.box_ops import box_iou_numpy
+    from model.data.mot_io import read_gt
+    from model.tracking.proposals import proposal_inputs
+
+    model = tracker.model
+    gt = read_gt(seq_dir, cache.frames[0], cache.frames[-1])
+    queries, students, ids, frames = [], [], [], []
+    with torch.no_grad():
+        for frame in cache.frames:
+            proposals = proposal_inputs(cache.detections(frame), model.config.max_proposals)
+            people = gt.pedestrians(frame)
+            if len(proposals.detections) == 0 or len(people) == 0:
+                continue
+            iou = box_iou_numpy(proposals.detections.xyxy, people.xyxy)
+            best, which = iou.max(axis=1), iou.argmax(axis=1)
+            keep = best >= 0.5
+            if not keep.any():
+                continue
+            content = model.proposal_queries(proposals.anchors, proposals.scores, proposals.features)
+            semantic = model.hook.student(content).features
+            queries.append(content[0, keep])
+            students.append(semantic[0, keep])
+            ids += people.ids[which[keep]].tolist()
+            frames += [frame] * int(keep.sum())
+    pick = np.random.default_rng(0).permutation(len(ids))[:max_vectors]
+    identity, number = np.asarray(ids)[pick], np.asarray(frames)[pick]
+    same = (identity[:, None] == identity[None]) & (number[:, None] != number[None])
+    different = identity[:, None] != identity[None]
+    out = {}
+    for name, vectors in (("F_query", queries), ("S", students)):
+        unit = torch.nn.functional.normalize(torch.cat(vectors)[pick], dim=-1).numpy()
+        cosine = unit @ unit.T
+        out[name] = float(cosine[same].mean() - cosine[different].mean())
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("checkpoints", nargs="*", default=[None])
     args = p.parse_args()
     torch.set_num_threads(1)
-    _, caches = validation_caches(YoloxDetector())
-    print("| checkpoint | DSWR W | DSWR b | split | mean Q | mean w | student edit | fused edit | cos F_query | cos S |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    seq_dir, caches = validation_caches(YoloxDetector())
+    print("| checkpoint | DSWR W | DSWR b | split | mean Q | mean w | student edit | fused edit | cos F_query | cos S "
+          "| id-sep F_query | id-sep S |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for path in args.checkpoints:
         tracker, meta = load_tracker("vsd-mot", path)
         if not isinstance(tracker.model.hook, VSDHook):
@@ -82,8 +129,10 @@ def main() -> None:
         name = file.parent.name if file.name == "checkpoint.pt" else file.name  # runs/<name>/checkpoint.pt
         for split, cache in caches.items():
             s = hook_statistics(tracker, cache)
+            sep = identity_separation(tracker, cache, seq_dir)
             print(f"| {name} | {dswr.W.item():+.3f} | {dswr.b.item():+.3f} | {split} | {s['Q']:.3f} | {s['w']:.3f} "
-                  f"| {s['student edit']:.3f} | {s['fused edit']:.3f} | {s['cos F_query']:.3f} | {s['cos S']:.3f} |")
+                  f"| {s['student edit']:.3f} | {s['fused edit']:.3f} | {s['cos F_query']:.3f} | {s['cos S']:.3f} "
+                  f"| {sep['F_query']:.3f} | {sep['S']:.3f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model.core.choices import (
-    DATASET_KINDS, DEGRADE_CHOICES, DEGRADE_PRESETS, DEVICE_CHOICES, DISTILL_MODES, NO_DEGRADATION, TEACHER_VIEWS, TEACHERS, TRAIN_VARIANTS,
-    VARIANTS,
+    DATASET_KINDS, DEGRADE_CHOICES, DEGRADE_PRESETS, DEVICE_CHOICES, DISTILL_MODES, NO_DEGRADATION, REGION_TEACHERS,
+    TEACHER_TOKENS, TEACHER_VIEWS, TRAIN_VARIANTS, VARIANTS,
 )
 
 PROG = "vsdmot"
@@ -219,8 +219,12 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--distill", choices=DISTILL_MODES, default=defaults.distill)
     p.add_argument("--alpha", type=float, default=defaults.alpha, help="eq. 15 weight of L_distill (0..1)")
     p.add_argument("--tau", type=float, default=defaults.tau)
-    p.add_argument("--teacher", choices=TEACHERS, default=defaults.teacher,
-                   help="frozen teacher for distillation (clip-rn50 needs the hub or VSDMOT_CLIP_CHECKPOINT)")
+    p.add_argument("--teacher", choices=REGION_TEACHERS, default=defaults.teacher,
+                   help="frozen teacher for distillation (clip-rn50 needs the hub or VSDMOT_CLIP_CHECKPOINT; "
+                        "the re-ID teachers embed person boxes, so they take --teacher-tokens regions)")
+    p.add_argument("--teacher-tokens", choices=TEACHER_TOKENS, default=defaults.teacher_tokens,
+                   help="global = one teacher token per frame (paper); regions = the teacher's embedding of "
+                        "each query's box (ours)")
     p.add_argument("--teacher-view", choices=TEACHER_VIEWS, default=defaults.teacher_view,
                    help="what the teacher embeds for a degraded frame: that frame (paper) or its clean original (ours)")
     p.add_argument("--lq-per-hq", type=float, default=defaults.lq_per_hq, help="0 = all HQ, 1, 2, inf = all LQ")

@@ -29,6 +29,12 @@ DISTILL_MODES: tuple[str, ...] = ("dcsd", "plain", "none")  # eqs. 4-12 / the pl
 # "degraded": the teacher embeds the frame the student sees (the paper). "clean": on a degraded training
 # copy it embeds the clean original instead (privileged distillation; ours, not the paper's).
 TEACHER_VIEWS: tuple[str, ...] = ("degraded", "clean")
+# What one teacher token is (ours, issue 13): "global" = one embedding of the whole frame (the paper's
+# T in R^{1 x D}); "regions" = one embedding of each query's box (T in R^{n x D}, model.vsd.regions).
+TEACHER_TOKENS: tuple[str, ...] = ("global", "regions")
+# Teachers of box regions: the image teachers on crops, and frozen person re-ID networks (ours).
+REID_TEACHERS: tuple[str, ...] = ("reid-0287", "reid-0288", "reid-0248", "osnet-x0_25")
+REGION_TEACHERS: tuple[str, ...] = (*TEACHERS, *REID_TEACHERS)
 
 # Training sets at the paper's scale that `train --dataset KIND:FOLDER` reads (model.data.benchmark_sets).
 DATASET_KINDS: tuple[str, ...] = ("mot17", "mot20", "dancetrack", "crowdhuman")

@@ -114,6 +114,49 @@ REGISTRY: dict[str, WeightSpec] = {
                 "offline-bundle copy (not re-checked against the URL)."
             ),
         ),
+        WeightSpec(
+            name="person_reid_0288",
+            filename="person-reidentification-retail-0288.onnx",
+            sha256="f3966d905e7232026aa8b814c328231a7b45c5b6b4dd32f886894223c4441b80",
+            urls=(f"{_KAZUHITO_MOT}/HEAD/Tracker/person_reid/model/person-reidentification-retail-0288.onnx",),
+            hf_repo=None,
+            hf_filename=None,
+            licence="Apache-2.0 (Intel Open Model Zoo)",
+            note=(
+                "Intel OMZ person-reidentification-retail-0288 (smaller than 0287), same source and I/O "
+                "convention: [1,256,128,3] NHWC BGR 0..255 -> 256-d. Hash of the offline-bundle copy "
+                "(not re-checked against the URL)."
+            ),
+        ),
+        WeightSpec(
+            name="person_reid_0248",
+            filename="person-reidentification-retail-0248.onnx",
+            sha256="43891ce644ff6f4c70cce150028e44d6cf3d150cb5a3eb75bf69bfaef0ebe789",
+            urls=(f"{_KAZUHITO_MOT}/HEAD/Tracker/person_reid/model/person-reidentification-retail-0248.onnx",),
+            hf_repo=None,
+            hf_filename=None,
+            licence="Apache-2.0 (Intel Open Model Zoo)",
+            note=(
+                "Intel OMZ person-reidentification-retail-0248, same source and I/O convention as 0287 "
+                "([1,256,128,3] NHWC BGR 0..255 -> 256-d). Hash of the offline-bundle copy (not re-checked "
+                "against the URL)."
+            ),
+        ),
+        WeightSpec(
+            name="osnet_x0_25_msmt17",
+            filename="osnet_x0_25_msmt17.onnx",
+            sha256="bb2267b23a64675f67bffc3177b7319e3a08de56041d153562c0206699634bce",
+            urls=("https://github.com/Smorodov/Multitarget-tracker/raw/HEAD/data/reid/osnet_x0_25_msmt17.onnx",),
+            hf_repo=None,
+            hf_filename=None,
+            licence="Apache-2.0 repository, OSNet code MIT; weights trained on MSMT17 (research-only data set)",
+            note=(
+                "OSNet-x0.25 person re-ID trained on MSMT17, as committed in Smorodov/Multitarget-tracker "
+                "data/reid/. Input images [1,3,256,128] NCHW, output 512-d. MSMT17 is research-only: "
+                "anything distilled from it inherits research-only use. Hash of the offline-bundle copy "
+                "(not re-checked against the URL)."
+            ),
+        ),
     )
 }
 

@@ -20,6 +20,7 @@ import torch
 from model.core.box_ops import xyxy_to_cxcywh
 from model.data.cache import CacheKey, FrameCache, build_frame_cache
 from model.data.mot_io import read_gt
+from model.data.region_cache import RegionTokens
 
 TRAIN_SPANS: tuple[tuple[str, int, int], ...] = (("TUD-Stadtmitte", 1, 179), ("PETS09-S2L1", 1, 500))
 VAL_SPAN: tuple[str, int, int] = ("PETS09-S2L1", 501, 795)
@@ -64,6 +65,8 @@ class TrainingSequence:
     # Whose teacher embeddings the distillation targets come from: this cache (the frame the student
     # sees, as in the paper) or the clean cache of the same span ("clean teacher", see model.training.loop).
     teacher_source: FrameCache | None = None
+    # Ours (issue 13, ``--teacher-tokens regions``): the teacher's embedding of every proposal and object box.
+    regions: RegionTokens | None = None
 
     @property
     def frames(self) -> list[int]:

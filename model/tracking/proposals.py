@@ -29,17 +29,20 @@ class ProposalInputs:
         anchors: (1, m, 4) cx, cy, w, h in (0, 1) of the letterboxed detector input.
         scores: (1, m) detector scores.
         features: one (1, C_l, H_l, W_l) float32 PAFPN map per level.
+        index: (m,) int64 position of each proposal in the detector's output for the frame (what the
+            training caches key per-box data by, e.g. the teacher's region tokens).
     """
 
     detections: Detections
     anchors: Tensor
     scores: Tensor
     features: list[Tensor]
+    index: np.ndarray
 
     def to(self, device: torch.device | str) -> ProposalInputs:
         """The same proposals with their tensors on ``device`` (``detections`` stay numpy, in pixels)."""
         return ProposalInputs(self.detections, self.anchors.to(device), self.scores.to(device),
-                              [f.to(device) for f in self.features])
+                              [f.to(device) for f in self.features], self.index)
 
 
 def to_model_boxes(xyxy: np.ndarray, scale: float, input_size: int) -> Tensor:
@@ -60,11 +63,14 @@ def to_pixel_boxes(cxcywh: Tensor, scale: float, input_size: int, image_size: tu
 def proposal_inputs(output: DetectorOutput, max_proposals: int) -> ProposalInputs:
     """The ``max_proposals`` best detector boxes as anchors + scores, and the frame's feature maps."""
     proposals = output.detections
+    index = np.arange(len(proposals), dtype=np.int64)
     if len(proposals) > max_proposals:
-        proposals = proposals[np.argsort(-proposals.scores)[:max_proposals]]
+        index = np.argsort(-proposals.scores)[:max_proposals].astype(np.int64)
+        proposals = proposals[index]
     return ProposalInputs(
         detections=proposals,
         anchors=to_model_boxes(proposals.xyxy, output.scale, output.input_size)[None],
         scores=torch.as_tensor(proposals.scores)[None],
         features=[torch.from_numpy(np.ascontiguousarray(f, dtype=np.float32))[None] for f in output.features],
+        index=index,
     )

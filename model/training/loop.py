@@ -68,19 +68,26 @@ def build_model(cfg: TrainConfig, teacher_dim: int | None) -> tuple[QueryTracker
 
 
 def load_training_data(cfg: TrainConfig, data_dir: Path | None, detector: Any, teacher: Any | None) -> list[TrainingSequence]:
+    """Every training rendition with its cached detector outputs and, when distilling, its teacher
+    tokens: the frame's global embedding (``teacher`` a :class:`model.vsd.teacher.Teacher`) or the
+    region tokens of its boxes (``teacher`` a :class:`model.vsd.regions.RegionTeacher`)."""
     from model.data.cache import build_teacher_cache
+    from model.data.region_cache import build_region_cache
 
     sequences = []
+    regions = cfg.teacher_tokens == "regions"
     for seq_dir, first, last in _training_spans(cfg, data_dir):
         name = seq_dir.name
         renditions = mix_renditions(cfg.lq_per_hq) + ([HSV_RENDITION] if cfg.hsv else [])
         clean = None
-        if teacher is not None and cfg.teacher_view == "clean":
+        if teacher is not None and cfg.teacher_view == "clean" and not regions:
             clean = load_sequence(seq_dir, first, last, None, detector).cache
             build_teacher_cache(clean, seq_dir, teacher)
         for rendition in renditions:
             seq = load_sequence(seq_dir, first, last, rendition, detector)
-            if teacher is not None:
+            if teacher is not None and regions:
+                seq.regions = build_region_cache(seq.cache, seq_dir, teacher, cfg.teacher_view)
+            elif teacher is not None:
                 build_teacher_cache(seq.cache, seq_dir, teacher)
                 if clean is not None and clean.frames != seq.cache.frames:
                     raise ValueError(f"clean and degraded caches of {name} {first}-{last} hold different frames")
@@ -133,7 +140,11 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
     detector = YoloxDetector(DetectorConfig(providers=plan.detector_providers))
     teacher = None
     needs_teacher = cfg.needs_teacher
-    if needs_teacher:
+    if needs_teacher and cfg.teacher_tokens == "regions":
+        from model.vsd.regions import build_region_teacher
+
+        teacher = build_region_teacher(cfg.teacher)
+    elif needs_teacher:
         from model.vsd.teacher import build_teacher
 
         teacher = build_teacher(cfg.teacher)
@@ -196,7 +207,7 @@ def train(cfg: TrainConfig, data_dir: Path | None = None) -> Path:
             if average is not None:
                 average.update(model)
             for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + float(v)
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
             bar.set_postfix(loss=f"{float(losses['loss']):.3f}")
         scheduler.step()
         entry = {"epoch": epoch + 1, **{k: v / max(len(clips), 1) for k, v in sums.items()}, "elapsed_s": time.time() - started}
@@ -229,6 +240,8 @@ def _write_checkpoint(cfg: TrainConfig, model: QueryTrackerModel, log: list, sta
         "variant": cfg.variant,
         "train_config": _jsonable(asdict(cfg)),
         "teacher": cfg.teacher if needs_teacher else None,
+        "teacher_tokens": cfg.teacher_tokens if needs_teacher else None,
+        "teacher_view": cfg.teacher_view if needs_teacher else None,
         "detector": detector_name,
         "train_spans": cfg.spans,
         "extra_sequences": cfg.extra_sequences,

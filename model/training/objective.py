@@ -57,7 +57,8 @@ class ClipObjective(nn.Module):
                 extent = (det.image_size[1] * det.scale / det.input_size, det.image_size[0] * det.scale / det.input_size)
                 moved, keep = shift_boxes(proposals.anchors[0], dx, dy, det.input_size, extent)
                 proposals = ProposalInputs(proposals.detections[keep.numpy()], moved[keep][None],
-                                           proposals.scores[:, keep], shift_features(proposals.features, det.strides, dx, dy))
+                                           proposals.scores[:, keep], shift_features(proposals.features, det.strides, dx, dy),
+                                           proposals.index[keep.numpy()])
                 moved, keep = shift_boxes(target.boxes, dx, dy, det.input_size, extent)
                 target = FrameTargets(moved[keep], target.ids[keep])
             proposals, target = proposals.to(device), FrameTargets(target.boxes.to(device), target.ids.to(device))
@@ -71,8 +72,11 @@ class ClipObjective(nn.Module):
             assignment = assign(logits[-1], boxes[-1], nt, ids, target.boxes, target.ids, self.weights)
             losses = frame_loss(logits, boxes, assignment, target.boxes, self.weights)
             if self.distill_loss is not None and out.hook.student is not None:
-                teacher = torch.from_numpy(seq.teacher_embedding(cfg.teacher, frame))[None].to(device)
-                distill = self.distill_loss(out.hook.student, teacher).loss
+                if cfg.teacher_tokens == "regions":
+                    distill = self._region_distill(seq, frame, out.hook.student, ids, proposals.index)
+                else:
+                    teacher = torch.from_numpy(seq.teacher_embedding(cfg.teacher, frame))[None].to(device)
+                    distill = self.distill_loss(out.hook.student, teacher).loss
                 losses["loss_distill"] = distill
                 losses["loss"] = cfg.alpha * distill + (1 - cfg.alpha) * losses["loss_mot"]
             else:
@@ -94,3 +98,21 @@ class ClipObjective(nn.Module):
             anchors = boxes[-1, index].detach()[None]
             ids = torch.as_tensor(keep_ids, dtype=torch.long, device=device)
         return totals
+
+    def _region_distill(self, seq: TrainingSequence, frame: int, student: Tensor, track_ids: Tensor,
+                        proposal_index: np.ndarray) -> Tensor:
+        """L_distill with one region token per query (ours, issue 13): a track query's token is its
+        supervised object's box, a proposal query's its proposal box. Queries without a token (an
+        inserted false positive, an object that left, a box too small) are left out, so T (m, D) and
+        S (m, 256) are aligned row by row: eq. 5 is the identity and eqs. 4, 6-12 apply as written.
+        ``student`` (1, t + p, 256) with the t track queries first."""
+        if seq.regions is None:
+            raise ValueError(f"{seq.name}: teacher_tokens='regions' needs its region tokens (model.data.region_cache)")
+        tracks, track_ok = seq.regions.for_objects(frame, track_ids.cpu().numpy())
+        props, prop_ok = seq.regions.for_proposals(frame, proposal_index)
+        rows = np.flatnonzero(np.concatenate([track_ok, prop_ok]))
+        if len(rows) == 0:
+            return student.sum() * 0.0  # nothing to distil in this frame; keeps eq. 15's weighting
+        tokens = torch.from_numpy(np.concatenate([tracks, props])[rows]).to(student.device)
+        index = torch.as_tensor(rows, dtype=torch.long, device=student.device)
+        return self.distill_loss(student[:, index], tokens[None]).loss

@@ -6,7 +6,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.core.choices import DEVICE_AUTO, DEVICE_CHOICES, DISTILL_MODES, TEACHER_VIEWS, TEACHERS, TRAIN_VARIANTS
+from model.core.choices import (
+    DEVICE_AUTO, DEVICE_CHOICES, DISTILL_MODES, REGION_TEACHERS, TEACHER_TOKENS, TEACHER_VIEWS, TEACHERS, TRAIN_VARIANTS,
+)
 from model.data.clips import TRAIN_SPANS, VAL_SPAN
 from model.data.pseudo_labels import PROVENANCE_NAME, VALIDATION_SEQUENCES, VALIDATION_SOURCES
 from model.tracking.query_model import TrackerConfig
@@ -28,6 +30,9 @@ class TrainConfig:
     # model.core.choices.TEACHER_VIEWS: "degraded" = the frame the student sees (the paper); "clean" =
     # on degraded renditions the clean original instead -- privileged distillation, ours, not the paper's.
     teacher_view: str = "degraded"
+    # model.core.choices.TEACHER_TOKENS: "global" = one token per frame (the paper); "regions" = the teacher's
+    # embedding of each query's box (ours, model.vsd.regions), with image or person re-ID teachers.
+    teacher_tokens: str = "global"
     lq_per_hq: float = 2.0  # paper Table VI best: LQ:HQ = 2:1
     epochs: int = 8
     clips_per_epoch: int = 400
@@ -58,10 +63,17 @@ class TrainConfig:
     student_size: StudentConfig = field(default_factory=StudentConfig)  # the paper leaves hidden_dim open
 
     def __post_init__(self) -> None:
-        for name, allowed in (("variant", TRAIN_VARIANTS), ("distill", DISTILL_MODES), ("teacher", TEACHERS),
-                              ("teacher_view", TEACHER_VIEWS), ("device", DEVICE_CHOICES)):
+        for name, allowed in (("variant", TRAIN_VARIANTS), ("distill", DISTILL_MODES), ("teacher", REGION_TEACHERS),
+                              ("teacher_view", TEACHER_VIEWS), ("teacher_tokens", TEACHER_TOKENS),
+                              ("device", DEVICE_CHOICES)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {', '.join(allowed)}, got {getattr(self, name)!r}")
+        if self.teacher_tokens == "global" and self.teacher not in TEACHERS:
+            raise ValueError(f"teacher {self.teacher!r} embeds person boxes, not whole frames: use it with "
+                             f"teacher_tokens='regions', or a frame teacher ({', '.join(TEACHERS)})")
+        if self.teacher_tokens == "regions" and self.variant == "direct":
+            raise ValueError("the direct variant feeds the frame's global teacher embedding at inference: "
+                             "it takes teacher_tokens='global'")
         if self.weight_average is not None and not 0.0 < self.weight_average < 1.0:
             raise ValueError(f"weight_average is an EMA decay in (0, 1), got {self.weight_average}")
         self.extra_sequences = tuple(str(p) for p in self.extra_sequences)
