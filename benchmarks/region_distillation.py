@@ -18,13 +18,14 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from benchmarks.protocol import (
-    V2_CONTROL, V2_PAPER, V2_REGIONS_EFFNET_CLEAN, V2_REGIONS_REID_CLEAN, V2_REGIONS_REID_DEGRADED,
-    compute, main_table, paired_table, row_order,
+    V2_CONTROL, V2_PAPER, V2_REGIONS_EFFNET_CLEAN, V2_REGIONS_REID_CLEAN, V2_REGIONS_REID_CLEAN_SHARP,
+    V2_REGIONS_REID_DEGRADED, compute, main_table, paired_table, row_order,
 )
 from benchmarks.runs import RUN_HOSTS, RUNS, SCHEDULE, ensure_pseudo_clips, host_checkpoint, train
 from model.evaluation.protocol import PROFILES, Profile
 
-ROWS = (V2_CONTROL, V2_PAPER, V2_REGIONS_EFFNET_CLEAN, V2_REGIONS_REID_CLEAN, V2_REGIONS_REID_DEGRADED)
+ROWS = (V2_CONTROL, V2_PAPER, V2_REGIONS_EFFNET_CLEAN, V2_REGIONS_REID_CLEAN, V2_REGIONS_REID_DEGRADED,
+        V2_REGIONS_REID_CLEAN_SHARP)
 
 
 def prepare(name: str) -> str:
@@ -59,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--report-only", action="store_true", help="no training: judge the finished runs")
     args = p.parse_args(argv)
     rows = tuple(row for row in ROWS if row.run in args.rows)
+    if V2_CONTROL not in rows:  # the paired tables need the control
+        rows = (V2_CONTROL, *rows)
     if not args.report_only:
         ensure_pseudo_clips()
         print(prepare(rows[0].run), file=sys.stderr)  # the frame caches, once

@@ -49,6 +49,32 @@ def test_boxes_are_clipped_to_the_image_and_a_box_under_2_px_has_no_token() -> N
     np.testing.assert_allclose(answer.vectors[3], [200, 200, 200, 20, 50])  # clipped at the bottom and right
 
 
+def test_image_teachers_embed_the_crop_through_their_own_transform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EfficientNet on the person-shaped crop; CLIP (random RN50 weights standing in for OpenAI's file)
+    through its own eval transform of the crop."""
+    import open_clip
+
+    from model.vsd.regions import build_region_teacher
+    from model.vsd.teacher import CLIP_RN50
+
+    frame = np.random.default_rng(0).integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    box = np.array([[20.0, 10.0, 60.0, 110.0]])
+    crop = frame[10:110, 20:60]
+    effnet = build_region_teacher("effnet-lite0")
+    with torch.no_grad():
+        expected = effnet.teacher.network(person_crop_preprocess(crop)[None]).numpy()
+    np.testing.assert_allclose(effnet.embed(frame, box).vectors, expected, rtol=1e-4, atol=1e-4)
+
+    torch.manual_seed(0)
+    source = open_clip.create_model(CLIP_RN50.arch, pretrained=None).eval()
+    path = tmp_path / "rn50_open_clip.pt"
+    torch.save({f"visual.{k}": v for k, v in source.visual.state_dict().items()}, path)
+    monkeypatch.setenv("VSDMOT_CLIP_CHECKPOINT", str(path))
+    clip = build_region_teacher("clip-rn50")
+    assert (clip.name, clip.dim) == ("clip-rn50", 1024)
+    np.testing.assert_allclose(clip.embed(frame, box).vectors, clip.teacher.embed(crop).numpy(), rtol=1e-4, atol=1e-4)
+
+
 def test_reid_input_conventions() -> None:
     from model.tracking.reid import OMZ_INPUT, OSNET_INPUT, reid_input_tensor
 
