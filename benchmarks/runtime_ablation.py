@@ -11,6 +11,7 @@ Scores every setting of :class:`~model.tracking.runtime.RuntimeConfig` listed in
   protocol, ``benchmarks.protocol``, is the judge).
 
     python -m benchmarks.runtime_ablation [--checkpoint assets/baseline.pt] [--validation]
+    python -m benchmarks.runtime_ablation --variant vsd-mot --checkpoint CKPT --appearance
 """
 
 from __future__ import annotations
@@ -47,6 +48,10 @@ SETTINGS: dict[str, RuntimeConfig] = {
     "+ support 10 + identity recovery": RuntimeConfig(max_unsupported=10),
 }
 assert SETTINGS["+ support 5 + identity recovery (default)"] == RuntimeConfig()
+# Appearance recovery (ours, issue 13) on top of the defaults: VSD-MOT checkpoints only (--appearance).
+APPEARANCE_SETTINGS: dict[str, RuntimeConfig] = {
+    f"+ appearance recovery, cosine >= {c}": RuntimeConfig(recover_cosine=c) for c in (0.5, 0.7, 0.8, 0.9)
+}
 
 # Degraded renditions of the training spans: the training copies' own recipes (model.data.clips) and
 # one realesrgan recipe the model never trained on.
@@ -98,7 +103,11 @@ def main() -> None:
     p.add_argument("--checkpoint", default=None)
     p.add_argument("--variant", default="baseline", choices=VARIANTS)
     p.add_argument("--validation", action="store_true", help="also score the validation renditions (report only)")
+    p.add_argument("--appearance", action="store_true",
+                   help="the defaults and appearance recovery at several thresholds only (needs a VSD-MOT checkpoint)")
     args = p.parse_args()
+    settings_to_run = ({"+ support 5 + identity recovery (default)": RuntimeConfig(), **APPEARANCE_SETTINGS}
+                       if args.appearance else SETTINGS)
     torch.set_num_threads(1)
     detector = YoloxDetector()
     data = settings.data_dir()
@@ -110,11 +119,13 @@ def main() -> None:
     validation = validation_caches(detector)[1] if args.validation else {}
     clips = _unlabelled(detector)
     tracker, _ = load_tracker(args.variant, args.checkpoint)
+    if args.appearance and not tracker.switches.student:
+        raise SystemExit("--appearance compares the student's outputs: pass --variant vsd-mot and a VSD-MOT checkpoint")
     print("### Training spans (choose here)\n")
     print("| rules | " + " | ".join(caches) + " | mean HOTA | mean IDF1 | degenerate, part tracks (sum) |")
     print("|---|" + "---|" * (len(caches) + 3))
     unlabelled_rows, validation_rows = [], []
-    for name, runtime in SETTINGS.items():
+    for name, runtime in settings_to_run.items():
         tracker.runtime = replace(runtime)
         hota, idf1, cells, degenerate, parts = [], [], [], 0, 0
         for cache in caches.values():

@@ -55,6 +55,9 @@ def test_one_unit_end_to_end_and_its_storage(tmp_path: Path) -> None:
     store.put(identity, rendition, result)
     assert store.get(identity, rendition) == result
     assert tracker_identity("ab" * 32, RuntimeConfig(snap_iou=None)) != identity  # rules are part of it
+    # a rule added later changes the identity only when it is on: results stored before it stay valid
+    assert identity == "abababababababab-ef06a622"
+    assert tracker_identity("ab" * 32, RuntimeConfig(recover_cosine=0.9)) != identity
     stale = store.path(identity, rendition)
     stale.write_text(stale.read_text().replace('"version": 1', '"version": 0'))
     assert store.get(identity, rendition) is None  # an old result format is recomputed, not read

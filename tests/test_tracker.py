@@ -185,3 +185,50 @@ def test_identity_recovery_is_one_to_one_and_needs_overlap() -> None:
     far = [300, 300, 340, 400]
     out = tracker.update(detections=_detections([BOX_A, far], [0.9, 0.9]))
     assert dict(zip(out.ids.tolist(), out.xyxy[:, 0].round().tolist())) == {1: 10.0, 3: 300.0}
+
+
+class ScriptedStudentModel(ScriptedModel):
+    """The scripted decoder with a VSD hook (so the tracker resolves the student as on) whose student
+    output S is scripted too: one 2-d direction per query, padded to the model's width."""
+
+    def __init__(self, script: list[list[float]], semantics: list[list[tuple[float, float]]]) -> None:
+        super().__init__(script)
+        from model.tracking.hooks import VSDHook
+
+        self.hook = VSDHook()
+        self.semantics = semantics
+
+    def forward(self, track_content, track_anchors, proposals, hook_inputs, switches, padding_mask=None):
+        frame = self.frame
+        out = super().forward(track_content, track_anchors, proposals, hook_inputs, switches, padding_mask)
+        student = torch.zeros_like(out.hook.queries)
+        student[0, :, :2] = torch.tensor(self.semantics[frame], dtype=torch.float32)
+        return FrameOutput(out.decoder, HookOutput(out.hook.queries, student), out.num_track_queries)
+
+
+@pytest.mark.parametrize(("recover_cosine", "expected_ids"), [(0.9, [2, 1]), (None, [3, 4]), (0.999, [3, 4])])
+def test_appearance_recovery_matches_retired_tracks_by_their_student_output(recover_cosine, expected_ids) -> None:
+    # f1: A (S along x) and B (S along y) are born; f2: both lost, retired (miss_tolerance 0);
+    # f3: two new-borns far from both retired boxes, the first looking like B, the second like A
+    # (cosine 0.995 with their S): appearance recovery hands them B's and A's ids; overlap cannot.
+    near_b, near_a = (0.1, 0.995), (0.995, 0.1)
+    script = [[0.9, 0.9], [0.1, 0.1], [0.9, 0.9]]
+    semantics = [[(1, 0), (0, 1)], [(1, 0), (0, 1)], [near_b, near_a]]
+    runtime = RuntimeConfig(miss_tolerance=0, snap_iou=None, recover_cosine=recover_cosine)
+    tracker = Tracker(ScriptedStudentModel(script, semantics), runtime=runtime)
+    assert tracker.update(detections=_detections([BOX_A, BOX_B], [0.9, 0.9])).ids.tolist() == [1, 2]
+    assert len(tracker.update(detections=_detections([], []))) == 0
+    far = [[300, 300, 340, 400], [100, 250, 140, 350]]
+    out = tracker.update(detections=_detections(far, [0.9, 0.9]))
+    assert out.ids.tolist() == expected_ids
+
+
+def test_appearance_recovery_needs_the_student() -> None:
+    with pytest.raises(ValueError, match="needs a VSD-MOT checkpoint with the student on"):
+        Tracker(ScriptedModel([[0.9]]), runtime=RuntimeConfig(recover_cosine=0.5))
+    with pytest.raises(ValueError, match="student on"):
+        Tracker(ScriptedStudentModel([[0.9]], [[(1, 0)]]), runtime=RuntimeConfig(recover_cosine=0.5),
+                switches=HookSwitches(student=False))
+    tracker = Tracker(ScriptedModel([[0.9]]))
+    with pytest.raises(ValueError, match="student on"):
+        tracker.runtime = RuntimeConfig(recover_cosine=0.5)

@@ -143,10 +143,18 @@ class ResultStore:
         tmp.replace(path)
 
 
+# RuntimeConfig fields added after results were first stored; None = the rule is off.
+RULES_ADDED_LATER = ("recover_cosine",)
+
+
 def tracker_identity(checkpoint_sha256: str, runtime: object, switches: object | None = None) -> str:
     """A learned tracker's identity: its weights, the run-time rules and, unless they are the trained
     ones (``None``), the hook switches it was evaluated with."""
-    rules = hashlib.sha256(json.dumps(asdict(runtime), sort_keys=True).encode()).hexdigest()[:8]  # type: ignore[arg-type]
+    rules_fields = asdict(runtime)  # type: ignore[arg-type]
+    for name in RULES_ADDED_LATER:  # off, a rule added later leaves earlier identities (stored results) as they were
+        if rules_fields.get(name) is None:
+            rules_fields.pop(name, None)
+    rules = hashlib.sha256(json.dumps(rules_fields, sort_keys=True).encode()).hexdigest()[:8]
     identity = f"{checkpoint_sha256[:16]}-{rules}"
     if switches is not None:
         identity += "-" + hashlib.sha256(json.dumps(asdict(switches), sort_keys=True).encode()).hexdigest()[:8]  # type: ignore[arg-type]

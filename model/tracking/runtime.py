@@ -6,7 +6,10 @@ A proposal becomes a new track at score >= 0.5, a track is lost below 0.5 and re
 refinement, *proposal support* (a track query that no detector box has backed for a few frames has
 drifted off its person -- onto a leg, or into a flat line once the person left -- and is retired)
 and *identity recovery* (a new-born track that appears where a retired track was last backed takes
-that track's identity instead of a new one).
+that track's identity instead of a new one). *Appearance recovery* (ours, issue 13; off by default)
+extends the latter with the student's distilled per-query semantics S: a new-born track that no retired
+box overlaps takes the identity of the retired track whose last S it resembles most. The teacher never
+runs here; S is what the student learnt to predict from the (degraded) queries.
 """
 
 from __future__ import annotations
@@ -62,6 +65,10 @@ class RuntimeConfig:
     # recover_iou continues its identity (one-to-one, best overlap first; None: off).
     recover_iou: float | None = 0.3
     recover_frames: int = 30
+    # Appearance recovery (ours, issue 13): after the overlap step, a new-born track takes the identity of
+    # a recoverable retired track when the cosine of their student outputs S is >= recover_cosine
+    # (one-to-one, most similar first; None: off). Needs the student: a VSD-MOT checkpoint with it on.
+    recover_cosine: float | None = None
 
 
 @dataclass
@@ -74,6 +81,7 @@ class _Track:
     misses: int = 0
     unsupported: int = 0  # consecutive visible frames without a backing proposal
     backed_box: np.ndarray | None = None  # (4,) xyxy pixels, last box a proposal backed
+    semantics: Tensor | None = None  # (d,) unit-norm student output S of the last visible frame
 
 
 @dataclass
@@ -83,6 +91,7 @@ class _Retired:
     track_id: int
     box: np.ndarray  # (4,) xyxy pixels, last backed box
     retired_at: int  # frame index
+    semantics: Tensor | None = None  # (d,) unit-norm S when the track was last visible
 
 
 @dataclass
@@ -111,16 +120,28 @@ class Tracker:
         self.model = model.eval()
         # The model's device is the tracker's (model.core.device chose it); inputs follow, outputs come back.
         self.device = next(model.parameters()).device
-        self.runtime = runtime or RuntimeConfig()
         self.detector = detector
         self.switches = model.hook.resolve(switches)
         self.needs: HookNeeds = model.hook.needs(self.switches)
+        self.runtime = runtime or RuntimeConfig()
         if self.needs.teacher is not None and teacher is not None:
             if teacher.name != self.needs.teacher:
                 raise ValueError(f"this checkpoint was trained with the {self.needs.teacher} teacher, not {teacher.name}")
         self.teacher = teacher
         self._assess = quality
         self.reset()
+
+    @property
+    def runtime(self) -> RuntimeConfig:
+        return self._runtime
+
+    @runtime.setter
+    def runtime(self, runtime: RuntimeConfig) -> None:
+        """Rules may be swapped between videos (benchmarks do); refused where this tracker cannot apply them."""
+        if runtime.recover_cosine is not None and not self.switches.student:
+            raise ValueError("recover_cosine (appearance recovery) compares the student's outputs S: it needs a "
+                             "VSD-MOT checkpoint with the student on")
+        self._runtime = runtime
 
     def reset(self) -> None:
         self._tracks: list[_Track] = []
@@ -167,6 +188,8 @@ class Tracker:
         anchors = out.decoder.boxes[-1, 0]
         next_content = self.model.next_track_queries(out.decoder.hidden[0])
         nt = out.num_track_queries
+        semantics = (torch.nn.functional.normalize(out.hook.student[0], dim=-1)
+                     if cfg.recover_cosine is not None else None)  # (n, d), only where it is used
 
         survivors: list[_Track] = []
         for i, track in enumerate(self._tracks):
@@ -174,6 +197,8 @@ class Tracker:
                 track.content, track.anchor, track.box, track.score, track.misses = (
                     next_content[i], anchors[i], boxes[i], float(scores[i]), 0,
                 )
+                if semantics is not None:
+                    track.semantics = semantics[i]
                 survivors.append(track)
             else:
                 track.misses += 1
@@ -193,7 +218,8 @@ class Tracker:
             if cfg.duplicate_iou is not None and len(visible_boxes):
                 if box_iou_numpy(boxes[j : j + 1], visible_boxes).max() >= cfg.duplicate_iou:
                     continue
-            born.append(_Track(0, next_content[j], anchors[j], boxes[j], float(scores[j]), backed_box=boxes[j].copy()))
+            born.append(_Track(0, next_content[j], anchors[j], boxes[j], float(scores[j]), backed_box=boxes[j].copy(),
+                               semantics=None if semantics is None else semantics[j]))
             visible_boxes = np.concatenate((visible_boxes, boxes[j : j + 1]))
         self._retired = [r for r in self._retired if self._frame_index - r.retired_at <= cfg.recover_frames]
         self._recover_identities(born)
@@ -223,7 +249,7 @@ class Tracker:
 
     def _retire(self, track: _Track) -> None:
         if self.runtime.recover_iou is not None and track.backed_box is not None:
-            self._retired.append(_Retired(track.track_id, track.backed_box.copy(), self._frame_index))
+            self._retired.append(_Retired(track.track_id, track.backed_box.copy(), self._frame_index, track.semantics))
 
     def _check_support(self, tracks: list[_Track], proposals: Detections) -> list[_Track]:
         """Proposal support: count each visible track's frames without a backing proposal; retire
@@ -249,15 +275,28 @@ class Tracker:
         return [t for t in tracks if t.track_id not in retired]
 
     def _recover_identities(self, born: list[_Track]) -> None:
-        """Identity recovery: new-born tracks over a retired track's last backed box take its id."""
+        """Identity recovery: new-born tracks over a retired track's last backed box take its id; then,
+        with ``recover_cosine``, those left take the id of the retired track whose S is most alike."""
         cfg = self.runtime
         if cfg.recover_iou is None or not born or not self._retired:
             return
         iou = box_iou_numpy(np.stack([t.box for t in born]), np.stack([r.box for r in self._retired]))
-        rows, cols = linear_sum_assignment(-iou)
+        self._take_identities(born, iou, cfg.recover_iou)
+        if cfg.recover_cosine is None:
+            return
+        open_born = [t for t in born if t.track_id == 0]
+        if not open_born or not self._retired:
+            return
+        cosine = (torch.stack([t.semantics for t in open_born]) @ torch.stack([r.semantics for r in self._retired]).T)
+        self._take_identities(open_born, cosine.cpu().numpy(), cfg.recover_cosine)
+
+    def _take_identities(self, born: list[_Track], similarity: np.ndarray, threshold: float) -> None:
+        """One-to-one assignment of retired identities to new-born tracks, most similar first; a pair
+        below ``threshold`` keeps its new-born track new. Taken identities leave the retired list."""
+        rows, cols = linear_sum_assignment(-similarity)
         taken = set()
         for r, c in zip(rows, cols):
-            if iou[r, c] >= cfg.recover_iou:
+            if similarity[r, c] >= threshold:
                 born[r].track_id = self._retired[c].track_id
                 taken.add(c)
         self._retired = [r for i, r in enumerate(self._retired) if i not in taken]
