@@ -33,6 +33,7 @@ from model.evaluation.sanity import SanityCounters, sanity_counters
 from model.tracking.detector import YoloxDetector
 from model.tracking.pipeline import load_tracker, track_cache
 from model.tracking.runtime import RuntimeConfig, Tracker
+from model.vsd.quality import QualityScores, assess_frame
 
 _PLAIN = dict(support_iou=None, recover_iou=None)
 SETTINGS: dict[str, RuntimeConfig] = {
@@ -50,7 +51,7 @@ SETTINGS: dict[str, RuntimeConfig] = {
 assert SETTINGS["+ support 5 + identity recovery (default)"] == RuntimeConfig()
 # Appearance recovery (ours, issue 13) on top of the defaults: VSD-MOT checkpoints only (--appearance).
 APPEARANCE_SETTINGS: dict[str, RuntimeConfig] = {
-    f"+ appearance recovery, cosine >= {c}": RuntimeConfig(recover_cosine=c) for c in (0.5, 0.7, 0.8, 0.9)
+    f"+ appearance recovery, cosine >= {c}": RuntimeConfig(recover_cosine=c) for c in (0.2, 0.3, 0.4, 0.5, 0.7)
 }
 
 # Degraded renditions of the training spans: the training copies' own recipes (model.data.clips) and
@@ -72,10 +73,12 @@ assert VALIDATION_CLIP not in UNLABELLED_CLIPS
 
 @dataclass
 class _Clip:
-    """An unlabelled clip's detector outputs, computed once and replayed for every setting."""
+    """An unlabelled clip's detector outputs and frame qualities (DSWR's Q), computed once and replayed
+    for every setting."""
 
     name: str
     detections: list[DetectorOutput]
+    qualities: list[QualityScores]
 
 
 def _unlabelled(detector: YoloxDetector) -> list[_Clip]:
@@ -85,13 +88,15 @@ def _unlabelled(detector: YoloxDetector) -> list[_Clip]:
     clips = []
     for name in UNLABELLED_CLIPS:
         if (videos / name).is_file():
-            clips.append(_Clip(name, [detector(frame) for _, frame in open_frames(videos / name)]))
+            frames = [frame for _, frame in open_frames(videos / name)]
+            clips.append(_Clip(name, [detector(f) for f in frames], [assess_frame(f) for f in frames]))
     return clips
 
 
 def _replay(tracker: Tracker, clip: _Clip) -> dict[int, Tracks]:
     tracker.reset()
-    return {i: tracker.update(detections=d) for i, d in enumerate(clip.detections, start=1)}
+    return {i: tracker.update(detections=d, quality=q)
+            for i, (d, q) in enumerate(zip(clip.detections, clip.qualities), start=1)}
 
 
 def _counters(c: SanityCounters) -> str:

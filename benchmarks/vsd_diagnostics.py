@@ -18,7 +18,8 @@ query is: every proposal matched to a ground-truth person (IoU >= 0.5) gives its
 
     separation = mean cos(same person, different frames) - mean cos(different people)
 
-for F_query and for S (0 = the vectors do not tell people apart; a region teacher should raise it).
+for F_query and for S (0 = the vectors do not tell people apart; a region teacher should raise it),
+printed with the two means for S (the levels a cosine threshold, e.g. appearance recovery's, works at).
 
     python -m benchmarks.vsd_diagnostics [CHECKPOINT ...]   (default assets/vsd_mot.pt)
 """
@@ -108,6 +109,7 @@ def identity_separation(tracker, cache, seq_dir: Path, max_vectors: int = 1500) 
         unit = torch.nn.functional.normalize(torch.cat(vectors)[pick], dim=-1).numpy()
         cosine = unit @ unit.T
         out[name] = float(cosine[same].mean() - cosine[different].mean())
+        out[f"{name} same"], out[f"{name} different"] = float(cosine[same].mean()), float(cosine[different].mean())
     return out
 
 
@@ -118,8 +120,8 @@ def main() -> None:
     torch.set_num_threads(1)
     seq_dir, caches = validation_caches(YoloxDetector())
     print("| checkpoint | DSWR W | DSWR b | split | mean Q | mean w | student edit | fused edit | cos F_query | cos S "
-          "| id-sep F_query | id-sep S |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| id-sep F_query | id-sep S | S cos same / different person |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for path in args.checkpoints:
         tracker, meta = load_tracker("vsd-mot", path)
         if not isinstance(tracker.model.hook, VSDHook):
@@ -132,7 +134,7 @@ def main() -> None:
             sep = identity_separation(tracker, cache, seq_dir)
             print(f"| {name} | {dswr.W.item():+.3f} | {dswr.b.item():+.3f} | {split} | {s['Q']:.3f} | {s['w']:.3f} "
                   f"| {s['student edit']:.3f} | {s['fused edit']:.3f} | {s['cos F_query']:.3f} | {s['cos S']:.3f} "
-                  f"| {sep['F_query']:.3f} | {sep['S']:.3f} |", flush=True)
+                  f"| {sep['F_query']:.3f} | {sep['S']:.3f} | {sep['S same']:.3f} / {sep['S different']:.3f} |", flush=True)
 
 
 if __name__ == "__main__":
