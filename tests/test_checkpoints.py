@@ -60,8 +60,9 @@ def test_tracks_equal_the_ones_pinned_before_the_refactor(run: str, validation: 
     for number, want in expected.items():
         got = tracks[number]
         np.testing.assert_array_equal(got.ids, want.ids, err_msg=f"{run}, frame {number}")
-        # The files keep 3 decimals; allow their rounding and nothing more.
-        np.testing.assert_allclose(got.xywh, want.xywh, atol=1.5e-3, err_msg=f"{run}, frame {number}")
+        # The files keep 3 decimals; allow their rounding, plus float32 drift over ~300 recurrent frames
+        # (rtol 5e-5: seen 1.2e-5 on another CPU of the same kind; a real change moves boxes by pixels).
+        np.testing.assert_allclose(got.xywh, want.xywh, rtol=5e-5, atol=1.5e-3, err_msg=f"{run}, frame {number}")
         np.testing.assert_allclose(got.scores, want.scores, atol=1.5e-3, err_msg=f"{run}, frame {number}")
 
 
