@@ -19,13 +19,13 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from benchmarks.protocol import (
     V2_CONTROL, V2_PAPER, V2_REGIONS_EFFNET_CLEAN, V2_REGIONS_REID_CLEAN, V2_REGIONS_REID_CLEAN_SHARP,
-    V2_REGIONS_REID_DEGRADED, compute, main_table, paired_table, row_order,
+    V2_REGIONS_REID_CLEAN_NODSWR, V2_REGIONS_REID_DEGRADED, compute, main_table, paired_table, row_order,
 )
 from benchmarks.runs import RUN_HOSTS, RUNS, SCHEDULE, ensure_pseudo_clips, host_checkpoint, train
 from model.evaluation.protocol import PROFILES, Profile
 
 ROWS = (V2_CONTROL, V2_PAPER, V2_REGIONS_EFFNET_CLEAN, V2_REGIONS_REID_CLEAN, V2_REGIONS_REID_DEGRADED,
-        V2_REGIONS_REID_CLEAN_SHARP)
+        V2_REGIONS_REID_CLEAN_SHARP, V2_REGIONS_REID_CLEAN_NODSWR)
 
 
 def prepare(name: str) -> str:

@@ -82,6 +82,9 @@ RUNS: dict[str, list[str]] = {
                               "--teacher-tokens", "regions", "--teacher-view", "clean"],
     "v2-regions-reid-degraded": ["--variant", "vsd-mot", "--teacher", "reid-0287", *H64, *PSEUDO,
                                  "--teacher-tokens", "regions", "--teacher-view", "degraded"],
+    # Table V's "without DSWR" for the best region row: the same run with eqs. 13-14 off (queries unfused)
+    "v2-regions-reid-clean-nodswr": ["--variant", "vsd-mot", "--teacher", "reid-0287", *H64, *PSEUDO,
+                                     "--teacher-tokens", "regions", "--teacher-view", "clean", "--no-dswr"],
     # eq. 8's tau = 2 bounds the logits of unit vectors to [-0.5, 0.5], so A stays near uniform over a
     # frame's tokens and T_weighted near their mean; a sharp tau lets A pick each query's own token.
     "v2-regions-reid-clean-tau0.1": ["--variant", "vsd-mot", "--teacher", "reid-0287", *H64, *PSEUDO,

@@ -34,3 +34,16 @@ def test_a_run_is_finished_only_with_every_checkpoint_it_writes(tmp_path: Path) 
     assert is_finished(out)
     (out / "train_log.json").write_text(json.dumps({"log": [{"epoch": 1}]}))
     assert not is_finished(out)
+
+
+def test_region_table_rows_parse_as_training_runs_and_the_no_dswr_row_turns_only_dswr_off() -> None:
+    from benchmarks.region_distillation import ROWS
+    from model.cli import parse_train_config
+
+    assert {row.run for row in ROWS} <= set(RUNS)
+    with_dswr = parse_train_config(RUNS["v2-regions-reid-clean"])
+    without = parse_train_config(RUNS["v2-regions-reid-clean-nodswr"])
+    assert with_dswr.dswr and not without.dswr
+    assert (without.teacher, without.teacher_tokens, without.teacher_view) == ("reid-0287", "regions", "clean")
+    assert {k: v for k, v in vars(without).items() if k != "dswr"} == {
+        k: v for k, v in vars(with_dswr).items() if k != "dswr"}
