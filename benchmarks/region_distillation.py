@@ -19,7 +19,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from benchmarks.protocol import (
     V2_CONTROL, V2_PAPER, V2_REGIONS_EFFNET_CLEAN, V2_REGIONS_REID_CLEAN, V2_REGIONS_REID_CLEAN_SHARP,
-    V2_REGIONS_REID_CLEAN_NODSWR, V2_REGIONS_REID_DEGRADED, compute, main_table, paired_table, row_order,
+    V2_REGIONS_REID_CLEAN_NODSWR, V2_REGIONS_REID_DEGRADED, compute, main_table, paired_table, row_order, spread_table,
 )
 from benchmarks.runs import RUN_HOSTS, RUNS, SCHEDULE, ensure_pseudo_clips, host_checkpoint, train
 from model.evaluation.protocol import PROFILES, Profile
@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Command: `python -m benchmarks.region_distillation {' '.join(argv if argv is not None else sys.argv[1:])}`"
           f" — training seeds {list(args.seeds)}, recipe seeds {list(full.recipe_seeds)}\n")
     print(main_table(table, row_order(table, [], rows)))
+    present = tuple(row for row in rows if row.label in table.units)
+    print("\n#### Training-seed spread (mean HOTA over recipes per seed, std over seeds)\n")
+    print(spread_table(table, present))
     for row in rows[1:]:
         if row.label in table.units and rows[0].label in table.units:
             print(f"\n#### Paired: {row.label} − the fair control\n")
