@@ -26,6 +26,8 @@ from model.evaluation.protocol import PROFILES, Profile
 
 ROWS = (V2_CONTROL, V2_PAPER, V2_REGIONS_EFFNET_CLEAN, V2_REGIONS_REID_CLEAN, V2_REGIONS_REID_DEGRADED,
         V2_REGIONS_REID_CLEAN_SHARP, V2_REGIONS_REID_CLEAN_NODSWR)
+# (with DSWR, without DSWR): Table V's DSWR ablation, paired with each other as well as with the control
+DSWR_PAIRS = ((V2_REGIONS_REID_CLEAN, V2_REGIONS_REID_CLEAN_NODSWR),)
 
 
 def prepare(name: str) -> str:
@@ -85,6 +87,10 @@ def main(argv: list[str] | None = None) -> int:
         if row.label in table.units and rows[0].label in table.units:
             print(f"\n#### Paired: {row.label} − the fair control\n")
             print(paired_table(table, row, rows[0]))
+    for with_dswr, without in DSWR_PAIRS:
+        if with_dswr.label in table.units and without.label in table.units:
+            print(f"\n#### Paired: DSWR on − off ({with_dswr.label})\n")
+            print(paired_table(table, with_dswr, without))
     return 0
 
 
