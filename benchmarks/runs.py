@@ -82,7 +82,7 @@ RUNS: dict[str, list[str]] = {
                               "--teacher-tokens", "regions", "--teacher-view", "clean"],
     "v2-regions-reid-degraded": ["--variant", "vsd-mot", "--teacher", "reid-0287", *H64, *PSEUDO,
                                  "--teacher-tokens", "regions", "--teacher-view", "degraded"],
-    # Table V's "without DSWR" for the best region row: the same run with eqs. 13-14 off (queries unfused)
+    # Table V's "without DSWR" for the best region row: the same run with eqs. 13-14 off (fixed w = 0.5 fusion)
     "v2-regions-reid-clean-nodswr": ["--variant", "vsd-mot", "--teacher", "reid-0287", *H64, *PSEUDO,
                                      "--teacher-tokens", "regions", "--teacher-view", "clean", "--no-dswr"],
     # eq. 8's tau = 2 bounds the logits of unit vectors to [-0.5, 0.5], so A stays near uniform over a
