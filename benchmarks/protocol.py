@@ -42,10 +42,12 @@ from model.core.types import Tracks
 from model.data.cache import FrameCache, build_frame_cache, rendered_frames
 from model.data.mot_io import read_seqinfo
 from model.evaluation.protocol import (
-    CONDITIONS, PROFILES, VALIDATION_SETS, Profile, Rendition, ResultStore, UnitResult, evaluate_unit, renditions,
+    CONDITIONS, DEGRADED_CONDITIONS, PROFILES, VALIDATION_SETS, Profile, Rendition, ResultStore, UnitResult, evaluate_unit, renditions,
     tracker_identity,
 )
-from model.evaluation.statistics import Estimate, bootstrap_mean, paired_difference, verdict
+from model.evaluation.statistics import (
+    Estimate, bootstrap_mean, clustered_paired_difference, paired_difference, verdict,
+)
 from model.tracking.detector import YoloxDetector
 from model.tracking.pipeline import load_tracker, track_cache
 from model.tracking.runtime import RuntimeConfig
@@ -96,6 +98,8 @@ PSEUDO_EMA = LearnedRow("control + pseudo-labelled clips, EMA 0.999 (ours)", "ba
 # Issue 13's Table V analogue on host v2 (benchmarks.region_distillation): last weights of each run.
 V2_CONTROL = LearnedRow("v2 control: host v2 + the same extra training", "baseline", run="v2-control")
 V2_PAPER = LearnedRow("v2 + DCSD, paper's global token (effnet, degraded view)", "vsd-mot", run="v2-paper")
+V2_PAPER_NODSWR = LearnedRow("v2 + DCSD, paper's global token (effnet, degraded view), no DSWR", "vsd-mot",
+                             run="v2-paper-nodswr")
 V2_REGIONS_EFFNET_CLEAN = LearnedRow("v2 + DCSD, region tokens (ours), effnet, clean view", "vsd-mot",
                                      run="v2-regions-effnet-clean")
 V2_REGIONS_REID_CLEAN = LearnedRow("v2 + DCSD, region tokens (ours), re-ID 0287, clean view", "vsd-mot",
@@ -304,6 +308,34 @@ def paired_table(table: Table, a: LearnedRow, b: LearnedRow) -> str:
                 continue
             diff = paired_difference({k: ua[k].metrics["HOTA"] for k in shared}, {k: ub[k].metrics["HOTA"] for k in shared})
             lines.append(f"| {validation.name} | {condition} | {diff.text(signed=True)} | {diff.n} | {verdict(diff)} |")
+    return "\n".join(lines)
+
+
+def _pooled_units(table: Table, row: LearnedRow, sets: tuple[str, ...], metric: str) -> dict[tuple, float]:
+    """``metric`` per (validation set, degraded condition, training seed, recipe seed) of ``row``."""
+    return {(name, condition, *key): unit.metrics[metric]
+            for name in sets for condition in DEGRADED_CONDITIONS
+            for key, unit in table.units.get(row.label, {}).get(name, {}).get(condition, {}).items()}
+
+
+def pooled_degraded_table(table: Table, rows: tuple[LearnedRow, ...], control: LearnedRow) -> str:
+    """Each row − ``control`` over every degraded unit at once (``medium``, ``realesrgan``, ``severe``),
+    per validation set and over both; the HOTA interval resamples training seeds (the clusters whose
+    luck every condition shares). DetA / AssA / IDF1 are the same pairing's means: where the change is."""
+    lines = ["| row − control | validation set | HOTA [95 % CI, seeds resampled] | DetA | AssA | IDF1 | units | reading |",
+             "|---|---|---|---|---|---|---|---|"]
+    scopes = [(v.name, (v.name,)) for v in VALIDATION_SETS] + [("both", tuple(v.name for v in VALIDATION_SETS))]
+    for row in rows:
+        for scope, sets in scopes:
+            pairs = {metric: (_pooled_units(table, row, sets, metric), _pooled_units(table, control, sets, metric))
+                     for metric in ("HOTA", "DetA", "AssA", "IDF1")}
+            shared = sum(1 for unit in pairs["HOTA"][0] if unit in pairs["HOTA"][1])
+            if not shared:
+                continue
+            d = {metric: clustered_paired_difference(a, b, cluster=lambda unit: unit[2]) for metric, (a, b) in pairs.items()}
+            lines.append(f"| {row.label} | {scope} | {d['HOTA'].text(signed=True)} | {d['DetA'].mean:+.1f} | "
+                         f"{d['AssA'].mean:+.1f} | {d['IDF1'].mean:+.1f} | {shared} ({d['HOTA'].n} seeds) | "
+                         f"{verdict(d['HOTA'])} |")
     return "\n".join(lines)
 
 

@@ -18,16 +18,17 @@ import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from benchmarks.protocol import (
-    V2_CONTROL, V2_PAPER, V2_REGIONS_EFFNET_CLEAN, V2_REGIONS_REID_CLEAN, V2_REGIONS_REID_CLEAN_SHARP,
-    V2_REGIONS_REID_CLEAN_NODSWR, V2_REGIONS_REID_DEGRADED, compute, main_table, paired_table, row_order, spread_table,
+    V2_CONTROL, V2_PAPER, V2_PAPER_NODSWR, V2_REGIONS_EFFNET_CLEAN, V2_REGIONS_REID_CLEAN,
+    V2_REGIONS_REID_CLEAN_NODSWR, V2_REGIONS_REID_CLEAN_SHARP, V2_REGIONS_REID_DEGRADED, compute, main_table,
+    paired_table, pooled_degraded_table, row_order, spread_table,
 )
 from benchmarks.runs import RUN_HOSTS, RUNS, SCHEDULE, ensure_pseudo_clips, host_checkpoint, train
 from model.evaluation.protocol import PROFILES, Profile
 
-ROWS = (V2_CONTROL, V2_PAPER, V2_REGIONS_EFFNET_CLEAN, V2_REGIONS_REID_CLEAN, V2_REGIONS_REID_DEGRADED,
-        V2_REGIONS_REID_CLEAN_SHARP, V2_REGIONS_REID_CLEAN_NODSWR)
+ROWS = (V2_CONTROL, V2_PAPER, V2_PAPER_NODSWR, V2_REGIONS_EFFNET_CLEAN, V2_REGIONS_REID_CLEAN,
+        V2_REGIONS_REID_DEGRADED, V2_REGIONS_REID_CLEAN_SHARP, V2_REGIONS_REID_CLEAN_NODSWR)
 # (with DSWR, without DSWR): Table V's DSWR ablation, paired with each other as well as with the control
-DSWR_PAIRS = ((V2_REGIONS_REID_CLEAN, V2_REGIONS_REID_CLEAN_NODSWR),)
+DSWR_PAIRS = ((V2_PAPER, V2_PAPER_NODSWR), (V2_REGIONS_REID_CLEAN, V2_REGIONS_REID_CLEAN_NODSWR))
 
 
 def prepare(name: str) -> str:
@@ -91,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
         if with_dswr.label in table.units and without.label in table.units:
             print(f"\n#### Paired: DSWR on − off ({with_dswr.label})\n")
             print(paired_table(table, with_dswr, without))
+    print("\n#### Pooled over the degraded conditions: each row − the fair control\n")
+    print(pooled_degraded_table(table, present[1:], rows[0]))
+    for with_dswr, without in DSWR_PAIRS:
+        if with_dswr.label in table.units and without.label in table.units:
+            print(f"\n#### Pooled over the degraded conditions: DSWR on − off ({with_dswr.label})\n")
+            print(pooled_degraded_table(table, (with_dswr,), without))
     return 0
 
 

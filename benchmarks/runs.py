@@ -77,6 +77,8 @@ RUNS: dict[str, list[str]] = {
     # VSD rows with the shipped student size). Region tokens (ours): one teacher token per query's box.
     "v2-control": ["--variant", "baseline", *PSEUDO],
     "v2-paper": [*VSD, *H64, *PSEUDO],  # the paper's global token, the frame the student sees (= assets/vsd_mot.pt's recipe)
+    # Table V's "without DSWR" for the paper row: eqs. 13-14 off (fixed w = 0.5 fusion)
+    "v2-paper-nodswr": [*VSD, *H64, *PSEUDO, "--no-dswr"],
     "v2-regions-effnet-clean": [*VSD, *H64, *PSEUDO, "--teacher-tokens", "regions", "--teacher-view", "clean"],
     "v2-regions-reid-clean": ["--variant", "vsd-mot", "--teacher", "reid-0287", *H64, *PSEUDO,
                               "--teacher-tokens", "regions", "--teacher-view", "clean"],

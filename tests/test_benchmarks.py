@@ -36,14 +36,50 @@ def test_a_run_is_finished_only_with_every_checkpoint_it_writes(tmp_path: Path) 
     assert not is_finished(out)
 
 
-def test_region_table_rows_parse_as_training_runs_and_the_no_dswr_row_turns_only_dswr_off() -> None:
-    from benchmarks.region_distillation import ROWS
+def test_region_table_rows_parse_as_training_runs_and_each_no_dswr_twin_turns_only_dswr_off() -> None:
+    from benchmarks.region_distillation import DSWR_PAIRS, ROWS
     from model.cli import parse_train_config
 
     assert {row.run for row in ROWS} <= set(RUNS)
-    with_dswr = parse_train_config(RUNS["v2-regions-reid-clean"])
-    without = parse_train_config(RUNS["v2-regions-reid-clean-nodswr"])
-    assert with_dswr.dswr and not without.dswr
-    assert (without.teacher, without.teacher_tokens, without.teacher_view) == ("reid-0287", "regions", "clean")
-    assert {k: v for k, v in vars(without).items() if k != "dswr"} == {
-        k: v for k, v in vars(with_dswr).items() if k != "dswr"}
+    assert {row.run for pair in DSWR_PAIRS for row in pair} <= {row.run for row in ROWS}
+    assert [(a.run, b.run) for a, b in DSWR_PAIRS] == [("v2-paper", "v2-paper-nodswr"),
+                                                     ("v2-regions-reid-clean", "v2-regions-reid-clean-nodswr")]
+    for with_row, without_row in DSWR_PAIRS:
+        with_dswr = parse_train_config(RUNS[with_row.run])
+        without = parse_train_config(RUNS[without_row.run])
+        assert with_dswr.dswr and not without.dswr
+        assert {k: v for k, v in vars(without).items() if k != "dswr"} == {
+            k: v for k, v in vars(with_dswr).items() if k != "dswr"}
+    paper = parse_train_config(RUNS["v2-paper-nodswr"])
+    assert (paper.teacher, paper.teacher_tokens, paper.teacher_view) == ("effnet-lite0", "global", "degraded")
+    region = parse_train_config(RUNS["v2-regions-reid-clean-nodswr"])
+    assert (region.teacher, region.teacher_tokens, region.teacher_view) == ("reid-0287", "regions", "clean")
+
+
+def test_pooled_degraded_table_pairs_every_degraded_unit_and_resamples_training_seeds() -> None:
+    from benchmarks.protocol import LearnedRow, Table, pooled_degraded_table
+    from model.evaluation.protocol import UnitResult
+    from model.evaluation.sanity import SanityCounters
+
+    control, row = LearnedRow("control", "baseline", run="c"), LearnedRow("row", "vsd-mot", run="r")
+    table = Table()
+    counters = SanityCounters(boxes=1, degenerate=0, part_tracks=0, identities=1, gt_identities=1)
+
+    def put(label: str, condition: str, seed: int, recipe: int, hota: float, deta: float) -> None:
+        metrics = {"HOTA": hota, "DetA": deta, "AssA": 2 * hota - deta, "IDF1": hota + 1}
+        units = table.units.setdefault(label, {}).setdefault("PETS09 val", {}).setdefault(condition, {})
+        units[(seed, recipe)] = UnitResult(metrics, counters)
+
+    for seed in range(2):
+        for recipe in range(3):
+            for condition in ("medium", "realesrgan", "severe"):
+                put("control", condition, seed, recipe, 40.0, 50.0)
+                # seed 0 gains 1 HOTA on every degraded unit, seed 1 gains 3; DetA moves by half as much
+                put("row", condition, seed, recipe, 40.0 + 1 + 2 * seed, 50.0 + 0.5 + seed)
+            put("control", "clean", seed, recipe, 0.0, 0.0)  # clean units are not pooled
+            put("row", "clean", seed, recipe, 99.0, 99.0)
+    lines = pooled_degraded_table(table, (row,), control).splitlines()
+    assert len(lines) == 4  # header, rule, PETS09 val, both (intel has no units here)
+    # mean +2.0 over 18 units; resampling the two seeds gives means 1, 2 or 3: interval [1, 3]
+    assert lines[2] == "| row | PETS09 val | +2.0 [+1.0, +3.0] | +1.0 | +3.0 | +2.0 | 18 (2 seeds) | better |"
+    assert lines[3].startswith("| row | both | +2.0 [+1.0, +3.0] |")

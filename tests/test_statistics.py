@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from model.evaluation.statistics import Estimate, bootstrap_mean, paired_difference, verdict
+from model.evaluation.statistics import (
+    Estimate, bootstrap_mean, clustered_paired_difference, paired_difference, verdict,
+)
 
 
 def test_a_single_unit_has_no_interval() -> None:
@@ -60,3 +62,25 @@ def test_pairing_uses_only_shared_units_and_refuses_none() -> None:
         bootstrap_mean([])
     with pytest.raises(ValueError, match="finite"):
         bootstrap_mean([1.0, float("nan")])
+
+
+def test_clustered_difference_keeps_a_training_seed_one_draw() -> None:
+    """Four seeds, nine units each: each seed's units share one offset (its luck) plus tiny noise.
+    Unit-wise resampling of the 36 units would call +1.0 a gain; resampling seeds reads it as noise."""
+    rng = np.random.default_rng(2)
+    offsets = {0: +3.5, 1: -1.5, 2: +3.0, 3: -1.0}  # mean +1.0
+    units = [(seed, k) for seed in offsets for k in range(9)]
+    b = {u: 40.0 + rng.standard_normal() for u in units}
+    a = {u: b[u] + offsets[u[0]] + 0.05 * rng.standard_normal() for u in units}
+    pooled = clustered_paired_difference(a, b, cluster=lambda u: u[0])
+    assert pooled.n == 4 and pooled.mean == pytest.approx(1.0, abs=0.05)
+    assert pooled.contains_zero and verdict(pooled) == "within noise"
+    assert paired_difference(a, b).low > 0  # the unit-wise interval is fooled
+    # hand-computed: two clusters, differences {1, 3} and {5}: mean over units 3.0; resamples are
+    # {1,3}{1,3} -> 2, {5}{5} -> 5, mixed -> 3, so the interval spans [2, 5]
+    two = clustered_paired_difference({1: 1.0, 2: 3.0, 3: 5.0}, {1: 0.0, 2: 0.0, 3: 0.0},
+                                      cluster=lambda u: u == 3)
+    assert (two.mean, two.low, two.high, two.n) == (3.0, 2.0, 5.0, 2)
+    assert clustered_paired_difference({1: 2.0}, {1: 1.0}, cluster=lambda u: 0) == Estimate(1.0, 1.0, 1.0, 1)
+    with pytest.raises(ValueError, match="share no unit"):
+        clustered_paired_difference({1: 1.0}, {2: 1.0}, cluster=lambda u: 0)
