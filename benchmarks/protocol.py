@@ -97,6 +97,9 @@ PSEUDO_EMA = LearnedRow("control + pseudo-labelled clips, EMA 0.999 (ours)", "ba
                         run="baseline-cont-ema-pseudo")
 # Issue 13's Table V analogue on host v2 (benchmarks.region_distillation): last weights of each run.
 V2_CONTROL = LearnedRow("v2 control: host v2 + the same extra training", "baseline", run="v2-control")
+# Issue 12's host levers on v2 (benchmarks.host_levers), ours: each the control with one change.
+V2_CONTROL_REALESRGAN = LearnedRow("v2 control + a realesrgan training copy (LQ:HQ 3:1, ours)", "baseline",
+                                   run="v2-control-realesrgan")
 V2_PAPER = LearnedRow("v2 + DCSD, paper's global token (effnet, degraded view)", "vsd-mot", run="v2-paper")
 V2_PAPER_NODSWR = LearnedRow("v2 + DCSD, paper's global token (effnet, degraded view), no DSWR", "vsd-mot",
                              run="v2-paper-nodswr")
@@ -322,7 +325,7 @@ def pooled_degraded_table(table: Table, rows: tuple[LearnedRow, ...], control: L
     """Each row − ``control`` over every degraded unit at once (``medium``, ``realesrgan``, ``severe``),
     per validation set and over both; the HOTA interval resamples training seeds (the clusters whose
     luck every condition shares). DetA / AssA / IDF1 are the same pairing's means: where the change is."""
-    lines = ["| row − control | validation set | HOTA [95 % CI, seeds resampled] | DetA | AssA | IDF1 | units | reading |",
+    lines = ["| row − reference | validation set | HOTA [95 % CI, seeds resampled] | DetA | AssA | IDF1 | units | reading |",
              "|---|---|---|---|---|---|---|---|"]
     scopes = [(v.name, (v.name,)) for v in VALIDATION_SETS] + [("both", tuple(v.name for v in VALIDATION_SETS))]
     for row in rows:

@@ -76,6 +76,10 @@ RUNS: dict[str, list[str]] = {
     # Issue 13's Table V on host v2 (every row with the pseudo-labelled clips, like the host's own training;
     # VSD rows with the shipped student size). Region tokens (ours): one teacher token per query's box.
     "v2-control": ["--variant", "baseline", *PSEUDO],
+    # Issue 12's recipe lever on host v2 (benchmarks.host_levers): a realesrgan copy of every training
+    # sequence beside the medium and severe ones (LQ:HQ 3:1), same schedule, so the same clips per epoch.
+    "v2-control-realesrgan": ["--variant", "baseline", *PSEUDO, "--lq-recipes", "medium:11", "severe:12",
+                              "realesrgan:13", "--lq-per-hq", "3"],
     "v2-paper": [*VSD, *H64, *PSEUDO],  # the paper's global token, the frame the student sees (= assets/vsd_mot.pt's recipe)
     # Table V's "without DSWR" for the paper row: eqs. 13-14 off (fixed w = 0.5 fusion)
     "v2-paper-nodswr": [*VSD, *H64, *PSEUDO, "--no-dswr"],

@@ -227,7 +227,11 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
                         "each query's box (ours)")
     p.add_argument("--teacher-view", choices=TEACHER_VIEWS, default=defaults.teacher_view,
                    help="what the teacher embeds for a degraded frame: that frame (paper) or its clean original (ours)")
-    p.add_argument("--lq-per-hq", type=float, default=defaults.lq_per_hq, help="0 = all HQ, 1, 2, inf = all LQ")
+    p.add_argument("--lq-per-hq", type=float, default=defaults.lq_per_hq,
+                   help="0 = all HQ, k = the clean copy + the first k degraded recipes, inf = all LQ")
+    p.add_argument("--lq-recipes", nargs="+", default=None, metavar="PRESET:SEED",
+                   help="the degraded training copies of every sequence (default: "
+                        + " ".join(f"{preset}:{seed}" for preset, seed in defaults.lq_recipes) + "; seed 0 is validation's)")
     for name in _TRAIN_INTS:
         p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(defaults, name))
     p.add_argument("--hsv", action=argparse.BooleanOptionalAction, default=defaults.hsv,
@@ -283,6 +287,12 @@ def train_config_from_args(args: argparse.Namespace, parser: argparse.ArgumentPa
         except ValueError:
             parser.error("--span takes SEQUENCE:FIRST:LAST, e.g. TUD-Stadtmitte:1:50")
     values["extra_sequences"] = tuple(values.pop("extra_sequence") or ())
+    recipes = values.pop("lq_recipes")
+    if recipes:
+        try:
+            values["lq_recipes"] = tuple((preset, int(seed)) for preset, seed in (r.split(":") for r in recipes))
+        except ValueError:
+            parser.error("--lq-recipes takes PRESET:SEED items, e.g. medium:11 severe:12 realesrgan:13")
     try:
         for spec in values.pop("dataset") or ():
             values["extra_sequences"] += tuple(str(p) for p in dataset_sequences(*parse_dataset_spec(spec)))

@@ -79,7 +79,19 @@ def test_pooled_degraded_table_pairs_every_degraded_unit_and_resamples_training_
             put("control", "clean", seed, recipe, 0.0, 0.0)  # clean units are not pooled
             put("row", "clean", seed, recipe, 99.0, 99.0)
     lines = pooled_degraded_table(table, (row,), control).splitlines()
-    assert len(lines) == 4  # header, rule, PETS09 val, both (intel has no units here)
+    assert lines[0].startswith("| row − reference |") and len(lines) == 4  # header, rule, PETS09 val, both (intel has no units here)
     # mean +2.0 over 18 units; resampling the two seeds gives means 1, 2 or 3: interval [1, 3]
     assert lines[2] == "| row | PETS09 val | +2.0 [+1.0, +3.0] | +1.0 | +3.0 | +2.0 | 18 (2 seeds) | better |"
     assert lines[3].startswith("| row | both | +2.0 [+1.0, +3.0] |")
+
+
+def test_host_lever_rows_differ_from_the_control_in_their_one_change() -> None:
+    from benchmarks.host_levers import ROWS
+    from model.cli import parse_train_config
+
+    assert ROWS[0].run == "v2-control" and {row.run for row in ROWS} <= set(RUNS)
+    control = vars(parse_train_config(RUNS["v2-control"]))
+    lever = vars(parse_train_config(RUNS["v2-control-realesrgan"]))
+    changed = {k for k in control if control[k] != lever[k]}
+    assert changed == {"lq_recipes", "lq_per_hq"}
+    assert lever["lq_recipes"] == (*control["lq_recipes"], ("realesrgan", 13)) and lever["lq_per_hq"] == 3

@@ -42,6 +42,31 @@ def test_mix_ratios() -> None:
         mix_renditions(5)
 
 
+def test_more_degraded_recipes_extend_the_mix_and_never_use_the_validation_seed(capsys) -> None:
+    recipes = (("medium", 11), ("severe", 12), ("realesrgan", 13))
+    assert mix_renditions(3, recipes) == [None, *recipes]
+    assert mix_renditions(float("inf"), recipes) == list(recipes)
+    assert mix_renditions(1, recipes) == [None, ("medium", 11)]
+    with pytest.raises(ValueError, match="integer 1..3"):
+        mix_renditions(1.5, recipes)
+    with pytest.raises(ValueError, match="validation"):
+        mix_renditions(1, (("medium", 0),))
+    cfg = parse_args(["--span", "TUD-Stadtmitte:1:20", "--lq-recipes", "medium:11", "severe:12", "realesrgan:13",
+                      "--lq-per-hq", "3"])
+    assert cfg.lq_recipes == recipes and cfg.lq_per_hq == 3
+    assert parse_args(["--span", "TUD-Stadtmitte:1:20"]).lq_recipes == LQ_TRAIN_RENDITIONS
+    two_of_three = parse_args(["--span", "TUD-Stadtmitte:1:20", "--lq-recipes", "medium:11", "severe:12", "realesrgan:13"])
+    assert mix_renditions(two_of_three.lq_per_hq, two_of_three.lq_recipes) == [None, *recipes[:2]]
+    for bad in (["--lq-recipes", "medium:0"],  # the validation recipe's seed
+                ["--lq-recipes", "blurry:11"],  # not a preset
+                ["--lq-recipes", "medium"],  # no seed
+                ["--lq-recipes", "medium:11", "medium:11"],  # the same copy twice
+                ["--lq-recipes", "medium:11", "--lq-per-hq", "2"]):  # asks for more copies than given
+        with pytest.raises(SystemExit):
+            parse_args(["--span", "TUD-Stadtmitte:1:20", *bad])
+    assert "usage" in capsys.readouterr().err
+
+
 def test_cli_refuses_validation_frames_and_random_teachers(capsys) -> None:
     with pytest.raises(SystemExit):
         parse_args(["--span", "PETS09-S2L1:400:600"])

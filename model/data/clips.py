@@ -30,16 +30,24 @@ HSV_RENDITION: tuple[str, int] = ("hsv", 21)  # colour-jittered clean copy (mode
 VAL_RENDITIONS: dict[str, tuple[str, int] | None] = {"hq": None, "lq-medium": ("medium", 0), "lq-severe": ("severe", 0)}
 
 
-def mix_renditions(lq_per_hq: float) -> list[tuple[str, int] | None]:
-    """Renditions of each training sequence for an LQ:HQ mix: 0 = all HQ, 1 = 1:1, 2 = 2:1, inf = all LQ."""
+def mix_renditions(lq_per_hq: float, recipes: tuple[tuple[str, int], ...] = LQ_TRAIN_RENDITIONS
+                   ) -> list[tuple[str, int] | None]:
+    """Renditions of each training sequence for an LQ:HQ mix: 0 = all HQ, k = the clean copy and the first k
+    of ``recipes`` (k:1), inf = every one of ``recipes`` and no clean copy.
+
+    ``recipes`` are the degraded copies, (preset, seed) each; the default is the paper-sized pair above,
+    more (e.g. a ``realesrgan`` copy, or a second seed per preset) is issue 12's recipe lever (ours)."""
+    if any(seed == 0 for _, seed in recipes):
+        raise ValueError("degradation seed 0 is the validation recipe: training copies use other seeds")
     if lq_per_hq == 0:
         return [None]
     if np.isinf(lq_per_hq):
-        return list(LQ_TRAIN_RENDITIONS)
+        return list(recipes)
     count = int(lq_per_hq)
-    if count < 1 or count > len(LQ_TRAIN_RENDITIONS):
-        raise ValueError(f"lq_per_hq must be 0, 1, {len(LQ_TRAIN_RENDITIONS)} or inf, got {lq_per_hq}")
-    return [None, *LQ_TRAIN_RENDITIONS[:count]]
+    if count != lq_per_hq or count < 1 or count > len(recipes):
+        raise ValueError(f"lq_per_hq must be 0, an integer 1..{len(recipes)} (the degraded recipes given) or inf, "
+                         f"got {lq_per_hq}")
+    return [None, *recipes[:count]]
 
 
 @dataclass

@@ -78,7 +78,7 @@ def load_training_data(cfg: TrainConfig, data_dir: Path | None, detector: Any, t
     regions = cfg.teacher_tokens == "regions"
     for seq_dir, first, last in _training_spans(cfg, data_dir):
         name = seq_dir.name
-        renditions = mix_renditions(cfg.lq_per_hq) + ([HSV_RENDITION] if cfg.hsv else [])
+        renditions = mix_renditions(cfg.lq_per_hq, cfg.lq_recipes) + ([HSV_RENDITION] if cfg.hsv else [])
         clean = None
         if teacher is not None and cfg.teacher_view == "clean" and not regions:
             clean = load_sequence(seq_dir, first, last, None, detector).cache

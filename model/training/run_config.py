@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.core.choices import (
-    DEVICE_AUTO, DEVICE_CHOICES, DISTILL_MODES, REGION_TEACHERS, TEACHER_TOKENS, TEACHER_VIEWS, TEACHERS, TRAIN_VARIANTS,
+    DEGRADE_PRESETS, DEVICE_AUTO, DEVICE_CHOICES, DISTILL_MODES, REGION_TEACHERS, TEACHER_TOKENS, TEACHER_VIEWS, TEACHERS,
+    TRAIN_VARIANTS,
 )
-from model.data.clips import TRAIN_SPANS, VAL_SPAN
+from model.data.clips import LQ_TRAIN_RENDITIONS, TRAIN_SPANS, VAL_SPAN, mix_renditions
 from model.data.pseudo_labels import PROVENANCE_NAME, VALIDATION_SEQUENCES, VALIDATION_SOURCES
 from model.tracking.query_model import TrackerConfig
 from model.vsd.student import StudentConfig
@@ -34,6 +35,9 @@ class TrainConfig:
     # embedding of each query's box (ours, model.vsd.regions), with image or person re-ID teachers.
     teacher_tokens: str = "global"
     lq_per_hq: float = 2.0  # paper Table VI best: LQ:HQ = 2:1
+    # The degraded training copies of every sequence, (preset, seed); lq_per_hq counts into them. Ours
+    # (issue 12): more than the default medium + severe pair, e.g. a realesrgan copy or a second seed.
+    lq_recipes: tuple[tuple[str, int], ...] = LQ_TRAIN_RENDITIONS
     epochs: int = 8
     clips_per_epoch: int = 400
     lr: float = 2e-4
@@ -78,6 +82,13 @@ class TrainConfig:
             raise ValueError(f"weight_average is an EMA decay in (0, 1), got {self.weight_average}")
         self.extra_sequences = tuple(str(p) for p in self.extra_sequences)
         self.spans = tuple(tuple(s) for s in self.spans)
+        self.lq_recipes = tuple((str(preset), int(seed)) for preset, seed in self.lq_recipes)
+        for preset, seed in self.lq_recipes:
+            if preset not in DEGRADE_PRESETS:
+                raise ValueError(f"lq recipe preset must be one of {', '.join(DEGRADE_PRESETS)}, got {preset!r}")
+        if len(set(self.lq_recipes)) != len(self.lq_recipes):
+            raise ValueError(f"lq recipes repeat a (preset, seed): {self.lq_recipes}")
+        mix_renditions(self.lq_per_hq, self.lq_recipes)  # refuses a mix the recipes cannot give
         if not self.spans and not self.extra_sequences:
             raise ValueError("nothing to train on: give spans, extra sequences or a --dataset")
         check_trainable(self.spans, self.extra_sequences)

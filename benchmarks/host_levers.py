@@ -1,0 +1,27 @@
+"""Issue 12's levers on the host tracker, each the fair control (host v2 + the same extra training) with
+one change, judged by the protocol (full profile) and paired with that control.
+
+    python -m benchmarks.host_levers [--seeds 0 1 2 3] [--jobs 2] [--rows NAME ...] [--report-only]
+
+Rows (ours): ``v2-control-realesrgan`` adds a ``realesrgan`` copy (eq. 17's second-order pipeline,
+seed 13) of every training sequence beside the ``medium`` and ``severe`` copies the host trains on.
+The validation recipes use seeds 0-2, never a training seed. How the rows are trained and judged is
+:mod:`benchmarks.learned_rows`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from benchmarks import learned_rows
+from benchmarks.protocol import V2_CONTROL, V2_CONTROL_REALESRGAN
+
+ROWS = (V2_CONTROL, V2_CONTROL_REALESRGAN)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return learned_rows.main(argv, script="benchmarks.host_levers", description=__doc__.split("\n\n")[0], rows=ROWS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
