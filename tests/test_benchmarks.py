@@ -95,3 +95,19 @@ def test_host_lever_rows_differ_from_the_control_in_their_one_change() -> None:
     changed = {k for k in control if control[k] != lever[k]}
     assert changed == {"lq_recipes", "lq_per_hq"}
     assert lever["lq_recipes"] == (*control["lq_recipes"], ("realesrgan", 13)) and lever["lq_per_hq"] == 3
+
+
+def test_proposal_recall_matches_one_to_one_at_iou_half() -> None:
+    import numpy as np
+
+    from benchmarks.proposal_recall import matched
+
+    gt = np.array([[0, 0, 10, 10], [20, 0, 30, 10]], dtype=float)
+    # one proposal on the first person (IoU 0.81), one covering both (IoU < 0.5 with each)
+    proposals = np.array([[0, 0, 9, 9], [0, 0, 30, 10]], dtype=float)
+    assert matched(gt, proposals) == 1
+    # two proposals on the same person: one-to-one, so still one match
+    assert matched(gt, np.array([[0, 0, 10, 10], [1, 0, 10, 10]], dtype=float)) == 1
+    assert matched(gt, gt) == 2 and matched(gt, np.zeros((0, 4))) == 0 and matched(np.zeros((0, 4)), gt) == 0
+    # a box of IoU exactly 0.5 counts (CLEAR's TP threshold is >= 0.5)
+    assert matched(np.array([[0, 0, 10, 10]], dtype=float), np.array([[0, 0, 10, 5]], dtype=float)) == 1
