@@ -321,6 +321,12 @@ def _pooled_units(table: Table, row: LearnedRow, sets: tuple[str, ...], metric: 
             for key, unit in table.units.get(row.label, {}).get(name, {}).get(condition, {}).items()}
 
 
+def _training_seed(unit: tuple) -> int | None:
+    """The training seed of a :func:`_pooled_units` key: the cluster its luck belongs to."""
+    _, _, seed, _ = unit
+    return seed
+
+
 def pooled_degraded_table(table: Table, rows: tuple[LearnedRow, ...], control: LearnedRow) -> str:
     """Each row − ``control`` over every degraded unit at once (``medium``, ``realesrgan``, ``severe``),
     per validation set and over both; the HOTA interval resamples training seeds (the clusters whose
@@ -335,7 +341,7 @@ def pooled_degraded_table(table: Table, rows: tuple[LearnedRow, ...], control: L
             shared = sum(1 for unit in pairs["HOTA"][0] if unit in pairs["HOTA"][1])
             if not shared:
                 continue
-            d = {metric: clustered_paired_difference(a, b, cluster=lambda unit: unit[2]) for metric, (a, b) in pairs.items()}
+            d = {metric: clustered_paired_difference(a, b, cluster=_training_seed) for metric, (a, b) in pairs.items()}
             lines.append(f"| {row.label} | {scope} | {d['HOTA'].text(signed=True)} | {d['DetA'].mean:+.1f} | "
                          f"{d['AssA'].mean:+.1f} | {d['IDF1'].mean:+.1f} | {shared} ({d['HOTA'].n} seeds) | "
                          f"{verdict(d['HOTA'])} |")
