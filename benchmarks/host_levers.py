@@ -4,7 +4,11 @@ one change, judged by the protocol (full profile) and paired with that control.
     python -m benchmarks.host_levers [--seeds 0 1 2 3] [--jobs 2] [--rows NAME ...] [--report-only]
 
 Rows (ours): ``v2-control-realesrgan`` adds a ``realesrgan`` copy (eq. 17's second-order pipeline,
-seed 13) of every training sequence beside the ``medium`` and ``severe`` copies the host trains on.
+seed 13) of every training sequence beside the ``medium`` and ``severe`` copies the host trains on;
+``v2-control-clip8`` trains on clips of 8 frames instead of 5 (250 clips per epoch instead of 400, so the
+same frames);
+the control's own runs under the run-time rules of 2026-12-07 (lost-track takeover and the motion
+prior, ``model.tracking.runtime``) are the rules lever -- same weights, paired unit by unit.
 The validation recipes use seeds 0-2, never a training seed. How the rows are trained and judged is
 :mod:`benchmarks.learned_rows`.
 """
@@ -14,9 +18,9 @@ from __future__ import annotations
 import sys
 
 from benchmarks import learned_rows
-from benchmarks.protocol import V2_CONTROL, V2_CONTROL_REALESRGAN
+from benchmarks.protocol import V2_CONTROL, V2_CONTROL_CLIP8, V2_CONTROL_REALESRGAN, V2_CONTROL_TAKEOVER
 
-ROWS = (V2_CONTROL, V2_CONTROL_REALESRGAN)
+ROWS = (V2_CONTROL, V2_CONTROL_REALESRGAN, V2_CONTROL_CLIP8, V2_CONTROL_TAKEOVER)
 
 
 def main(argv: list[str] | None = None) -> int:

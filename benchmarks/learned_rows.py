@@ -33,7 +33,7 @@ def prepare(name: str) -> str:
     from model.training.loop import load_training_data
 
     torch.set_num_threads(1)
-    cfg = parse_train_config([*RUNS[name], *SCHEDULE, "--init", str(host_checkpoint(RUN_HOSTS.get(name, "v1")))])
+    cfg = parse_train_config([*SCHEDULE, *RUNS[name], "--init", str(host_checkpoint(RUN_HOSTS.get(name, "v1")))])
     teacher = None
     if cfg.needs_teacher and cfg.teacher_tokens == "regions":
         from model.vsd.regions import build_region_teacher
@@ -53,7 +53,8 @@ def main(argv: list[str] | None, *, script: str, description: str, rows: tuple[L
     p = argparse.ArgumentParser(description=description)
     p.add_argument("--seeds", nargs="*", type=int, default=list(PROFILES["full"].training_seeds))
     p.add_argument("--jobs", type=int, default=2)
-    p.add_argument("--rows", nargs="*", default=[row.run for row in rows], help="run names of the rows to train")
+    p.add_argument("--rows", nargs="*", default=[row.run for row in rows],
+                   help="run names of the rows to train (a run judged under two rule sets gives two rows)")
     p.add_argument("--report-only", action="store_true", help="no training: judge the finished runs")
     args = p.parse_args(argv)
     unknown = set(args.rows) - {row.run for row in rows}
@@ -65,10 +66,10 @@ def main(argv: list[str] | None, *, script: str, description: str, rows: tuple[L
         ensure_pseudo_clips()
         print(prepare(control.run), file=sys.stderr)  # the frame caches, once
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:  # then each row's own caches
-            for line in pool.map(prepare, [row.run for row in chosen[1:]]):
+            for line in pool.map(prepare, list(dict.fromkeys(row.run for row in chosen[1:] if row.run != control.run))):
                 print(line, file=sys.stderr)
         # Seed-major, so the first seeds of every row finish first.
-        runs = [(row.run, seed) for seed in args.seeds for row in chosen]
+        runs = list(dict.fromkeys((row.run, seed) for seed in args.seeds for row in chosen))  # rows may share a run
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             list(pool.map(lambda rs: train(rs[0], rs[1], 1), runs))
     full = PROFILES["full"]

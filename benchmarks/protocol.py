@@ -50,7 +50,7 @@ from model.evaluation.statistics import (
 )
 from model.tracking.detector import YoloxDetector
 from model.tracking.pipeline import load_tracker, track_cache
-from model.tracking.runtime import RuntimeConfig
+from model.tracking.runtime import RuntimeConfig, rules_until_2026_12_07
 
 PEERS = {"ByteTrack": "ByteTrackTracker", "OC-SORT": "OCSORTTracker", "SORT": "SORTTracker",
          "BoT-SORT": "BoTSORTTracker", "McByte": "McByteTracker", "CBIoU": "CBIoUTracker"}
@@ -69,6 +69,7 @@ class LearnedRow:
     run: str | None = None  # benchmarks.ablations run name; None = ``shipped``
     shipped: Path | None = None
     file: str = "checkpoint.pt"  # which checkpoint of the run
+    runtime: RuntimeConfig = field(default_factory=RuntimeConfig)  # the run-time rules it is judged under
 
     def checkpoints(self, profile: Profile) -> dict[int | None, Path]:
         """Checkpoint per training seed, of finished runs only (a run rewrites its checkpoint every epoch)."""
@@ -95,24 +96,30 @@ PSEUDO = LearnedRow("control + pseudo-labelled clips (ours)", "baseline", run="b
                     file="checkpoint-last.pt")
 PSEUDO_EMA = LearnedRow("control + pseudo-labelled clips, EMA 0.999 (ours)", "baseline",
                         run="baseline-cont-ema-pseudo")
-# Issue 13's Table V analogue on host v2 (benchmarks.region_distillation): last weights of each run.
-V2_CONTROL = LearnedRow("v2 control: host v2 + the same extra training", "baseline", run="v2-control")
+# Issue 13's Table V analogue on host v2 (benchmarks.region_distillation): last weights of each run, judged
+# under the run-time rules of the day (before lost-track takeover and the motion prior of 2026-12-07).
+_RULES_V2 = dict(runtime=rules_until_2026_12_07())
+V2_CONTROL = LearnedRow("v2 control: host v2 + the same extra training", "baseline", run="v2-control", **_RULES_V2)
 # Issue 12's host levers on v2 (benchmarks.host_levers), ours: each the control with one change.
 V2_CONTROL_REALESRGAN = LearnedRow("v2 control + a realesrgan training copy (LQ:HQ 3:1, ours)", "baseline",
-                                   run="v2-control-realesrgan")
-V2_PAPER = LearnedRow("v2 + DCSD, paper's global token (effnet, degraded view)", "vsd-mot", run="v2-paper")
+                                   run="v2-control-realesrgan", **_RULES_V2)
+V2_CONTROL_CLIP8 = LearnedRow("v2 control, clips of 8 frames (same frames per epoch, ours)", "baseline",
+                              run="v2-control-clip8", **_RULES_V2)
+V2_CONTROL_TAKEOVER = LearnedRow("v2 control under the rules of 2026-12-07: suppressed-track recovery, takeover, motion prior (ours)",
+                                 "baseline", run="v2-control")
+V2_PAPER = LearnedRow("v2 + DCSD, paper's global token (effnet, degraded view)", "vsd-mot", run="v2-paper", **_RULES_V2)
 V2_PAPER_NODSWR = LearnedRow("v2 + DCSD, paper's global token (effnet, degraded view), no DSWR", "vsd-mot",
-                             run="v2-paper-nodswr")
+                             run="v2-paper-nodswr", **_RULES_V2)
 V2_REGIONS_EFFNET_CLEAN = LearnedRow("v2 + DCSD, region tokens (ours), effnet, clean view", "vsd-mot",
-                                     run="v2-regions-effnet-clean")
+                                     run="v2-regions-effnet-clean", **_RULES_V2)
 V2_REGIONS_REID_CLEAN = LearnedRow("v2 + DCSD, region tokens (ours), re-ID 0287, clean view", "vsd-mot",
-                                   run="v2-regions-reid-clean")
+                                   run="v2-regions-reid-clean", **_RULES_V2)
 V2_REGIONS_REID_DEGRADED = LearnedRow("v2 + DCSD, region tokens (ours), re-ID 0287, degraded view", "vsd-mot",
-                                      run="v2-regions-reid-degraded")
+                                      run="v2-regions-reid-degraded", **_RULES_V2)
 V2_REGIONS_REID_CLEAN_NODSWR = LearnedRow("v2 + DCSD, region tokens (ours), re-ID 0287, clean view, no DSWR",
-                                          "vsd-mot", run="v2-regions-reid-clean-nodswr")
+                                          "vsd-mot", run="v2-regions-reid-clean-nodswr", **_RULES_V2)
 V2_REGIONS_REID_CLEAN_SHARP = LearnedRow("v2 + DCSD, region tokens (ours), re-ID 0287, clean view, tau 0.1",
-                                         "vsd-mot", run="v2-regions-reid-clean-tau0.1")
+                                         "vsd-mot", run="v2-regions-reid-clean-tau0.1", **_RULES_V2)
 LEARNED = (
     LearnedRow("our baseline (assets/baseline.pt)", "baseline", shipped=ROOT / "assets" / "baseline.pt"),
     LearnedRow("VSD-MOT (assets/vsd_mot.pt)", "vsd-mot", shipped=ROOT / "assets" / "vsd_mot.pt"),
@@ -153,10 +160,12 @@ def _cache(rendition: Rendition) -> FrameCache:
     return FrameCache(cache_root() / rendition.cache_key().folder_name)
 
 
-def _evaluate_checkpoint(variant: str, checkpoint: Path, todo: list[Rendition]) -> list[tuple[Rendition, UnitResult]]:
-    """Worker: one checkpoint over the renditions it has no stored result for."""
+def _evaluate_checkpoint(variant: str, checkpoint: Path, runtime: RuntimeConfig,
+                         todo: list[Rendition]) -> list[tuple[Rendition, UnitResult]]:
+    """Worker: one checkpoint under ``runtime`` over the renditions it has no stored result for."""
     torch.set_num_threads(1)
     tracker, meta = load_tracker(variant, checkpoint)
+    tracker.runtime = runtime
     store, out = ResultStore(), []
     identity = tracker_identity(meta["sha256"], tracker.runtime)
     for rendition in todo:
@@ -225,7 +234,7 @@ def compute(profile: Profile, jobs: int, peers: list[str], learned: tuple[Learne
                 if not checkpoint.is_file():
                     print(f"# {row.label}, seed {seed}: no checkpoint at {checkpoint}", file=sys.stderr)
                     continue
-                identity = tracker_identity(hashlib.sha256(checkpoint.read_bytes()).hexdigest(), RuntimeConfig())
+                identity = tracker_identity(hashlib.sha256(checkpoint.read_bytes()).hexdigest(), row.runtime)
                 todo = []
                 for rendition in todo_renditions:
                     stored = store.get(identity, rendition)
@@ -234,7 +243,7 @@ def compute(profile: Profile, jobs: int, peers: list[str], learned: tuple[Learne
                     else:
                         table.add(row.label, rendition, seed, stored)
                 if todo:
-                    tasks.append((_evaluate_checkpoint, (row.variant, checkpoint, todo),
+                    tasks.append((_evaluate_checkpoint, (row.variant, checkpoint, row.runtime, todo),
                                   lambda results, row=row, seed=seed: [table.add(row.label, r, seed, u) for r, u in results]))
         for rendition in todo_renditions:
             todo_peers = []

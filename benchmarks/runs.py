@@ -80,6 +80,9 @@ RUNS: dict[str, list[str]] = {
     # sequence beside the medium and severe ones (LQ:HQ 3:1), same schedule, so the same clips per epoch.
     "v2-control-realesrgan": ["--variant", "baseline", *PSEUDO, "--lq-recipes", "medium:11", "severe:12",
                               "realesrgan:13", "--lq-per-hq", "3"],
+    # Issue 12's clip lever on host v2: clips of 8 frames instead of 5 (the track queries carried, and
+    # back-propagated through, 7 frame steps instead of 4), 250 clips per epoch so the same frames per epoch.
+    "v2-control-clip8": ["--variant", "baseline", *PSEUDO, "--clip-len", "8", "--clips-per-epoch", "250"],
     "v2-paper": [*VSD, *H64, *PSEUDO],  # the paper's global token, the frame the student sees (= assets/vsd_mot.pt's recipe)
     # Table V's "without DSWR" for the paper row: eqs. 13-14 off (fixed w = 0.5 fusion)
     "v2-paper-nodswr": [*VSD, *H64, *PSEUDO, "--no-dswr"],
@@ -149,7 +152,8 @@ def train(name: str, seed: int, threads: int) -> Path:
     host = host_checkpoint(RUN_HOSTS.get(name, "v1"))
     if any(arg.startswith(str(PSEUDO_DIR)) for arg in RUNS[name]):
         ensure_pseudo_clips()
-    cmd = [sys.executable, "-m", "model", "train", *RUNS[name], *SCHEDULE, "--init", str(host), "--seed", str(seed),
+    # The run's own arguments after the schedule, so a run may override it (the last occurrence wins).
+    cmd = [sys.executable, "-m", "model", "train", *SCHEDULE, *RUNS[name], "--init", str(host), "--seed", str(seed),
            "--num-threads", str(threads), "--output", str(out)]
     log = out.parent / f"{out.name}.log"  # not with_suffix: "alpha-0.2-s0" has a dot
     out.parent.mkdir(parents=True, exist_ok=True)

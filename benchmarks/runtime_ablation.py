@@ -32,23 +32,33 @@ from model.evaluation.metrics import evaluate_sequence
 from model.evaluation.sanity import SanityCounters, sanity_counters
 from model.tracking.detector import YoloxDetector
 from model.tracking.pipeline import load_tracker, track_cache
-from model.tracking.runtime import RuntimeConfig, Tracker
+from model.tracking.runtime import RuntimeConfig, Tracker, rules_until_2026_12_07
 from model.vsd.quality import QualityScores, assess_frame
 
+_OLD = rules_until_2026_12_07  # without lost-track takeover and the motion prior
 _PLAIN = dict(support_iou=None, recover_iou=None)
 SETTINGS: dict[str, RuntimeConfig] = {
-    "MOTRv2 rules only": RuntimeConfig(track_nms_iou=None, snap_iou=None, **_PLAIN),
-    "+ track NMS 0.7, keep collapsed as lost": RuntimeConfig(track_nms_removes=False, snap_iou=None, **_PLAIN),
-    "+ track NMS 0.7, remove collapsed": RuntimeConfig(snap_iou=None, **_PLAIN),
-    "+ snap to proposals, IoU 0.5 (rules until 2026-12)": RuntimeConfig(**_PLAIN),
-    "+ proposal support, 2 frames": RuntimeConfig(max_unsupported=2, recover_iou=None),
-    "+ proposal support, 5 frames": RuntimeConfig(max_unsupported=5, recover_iou=None),
-    "+ proposal support, 10 frames": RuntimeConfig(max_unsupported=10, recover_iou=None),
-    "+ support 2 + identity recovery": RuntimeConfig(max_unsupported=2),
-    "+ support 5 + identity recovery (default)": RuntimeConfig(),
-    "+ support 10 + identity recovery": RuntimeConfig(max_unsupported=10),
+    "MOTRv2 rules only": _OLD(track_nms_iou=None, snap_iou=None, **_PLAIN),
+    "+ track NMS 0.7, keep collapsed as lost": _OLD(track_nms_removes=False, snap_iou=None, **_PLAIN),
+    "+ track NMS 0.7, remove collapsed": _OLD(snap_iou=None, **_PLAIN),
+    "+ snap to proposals, IoU 0.5 (rules until 2026-12)": _OLD(**_PLAIN),
+    "+ proposal support, 2 frames": _OLD(max_unsupported=2, recover_iou=None),
+    "+ proposal support, 5 frames": _OLD(max_unsupported=5, recover_iou=None),
+    "+ proposal support, 10 frames": _OLD(max_unsupported=10, recover_iou=None),
+    "+ support 2 + identity recovery": _OLD(max_unsupported=2),
+    "+ support 5 + identity recovery (rules until 2026-12-07)": _OLD(),
+    "+ support 10 + identity recovery": _OLD(max_unsupported=10),
+    "+ support 5 + recovery of suppressed tracks": _OLD(recover_suppressed=True),
+    "+ support 5 + recovery with motion prior": _OLD(recover_velocity_momentum=0.5),
+    "+ support 5 + recovery + lost-track takeover": _OLD(recover_lost=True),
+    "+ recovery of suppressed tracks + motion prior": RuntimeConfig(recover_lost=False),
+    "+ suppressed + motion prior + takeover (default)": RuntimeConfig(),
+    "+ all three, recovery window 60 frames": RuntimeConfig(recover_frames=60),
+    "+ all three, recovery IoU 0.2": RuntimeConfig(recover_iou=0.2),
+    "+ all three, support 10": RuntimeConfig(max_unsupported=10),
 }
-assert SETTINGS["+ support 5 + identity recovery (default)"] == RuntimeConfig()
+DEFAULT = "+ suppressed + motion prior + takeover (default)"
+assert SETTINGS[DEFAULT] == RuntimeConfig()
 # Appearance recovery (ours, issue 13) on top of the defaults: VSD-MOT checkpoints only (--appearance).
 APPEARANCE_SETTINGS: dict[str, RuntimeConfig] = {
     f"+ appearance recovery, cosine >= {c}": RuntimeConfig(recover_cosine=c) for c in (0.2, 0.3, 0.4, 0.5, 0.7)
@@ -110,9 +120,10 @@ def main() -> None:
     p.add_argument("--validation", action="store_true", help="also score the validation renditions (report only)")
     p.add_argument("--appearance", action="store_true",
                    help="the defaults and appearance recovery at several thresholds only (needs a VSD-MOT checkpoint)")
+    p.add_argument("--rows", nargs="*", choices=list(SETTINGS), help="only these settings (default: all)")
     args = p.parse_args()
-    settings_to_run = ({"+ support 5 + identity recovery (default)": RuntimeConfig(), **APPEARANCE_SETTINGS}
-                       if args.appearance else SETTINGS)
+    settings_to_run = ({DEFAULT: RuntimeConfig(), **APPEARANCE_SETTINGS} if args.appearance
+                       else {k: v for k, v in SETTINGS.items() if not args.rows or k in args.rows})
     torch.set_num_threads(1)
     detector = YoloxDetector()
     data = settings.data_dir()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.ablations import TABLES, mean_table
-from benchmarks.runs import RUNS, is_finished, run_dir
+from benchmarks.runs import RUNS, SCHEDULE, is_finished, run_dir
 
 
 def test_mean_table_reports_mean_and_seed_range() -> None:
@@ -95,6 +95,13 @@ def test_host_lever_rows_differ_from_the_control_in_their_one_change() -> None:
     changed = {k for k in control if control[k] != lever[k]}
     assert changed == {"lq_recipes", "lq_per_hq"}
     assert lever["lq_recipes"] == (*control["lq_recipes"], ("realesrgan", 13)) and lever["lq_per_hq"] == 3
+    # The clip lever overrides the schedule (its arguments come last) and keeps the frames per epoch.
+    control = vars(parse_train_config([*SCHEDULE, *RUNS["v2-control"]]))
+    clips8 = vars(parse_train_config([*SCHEDULE, *RUNS["v2-control-clip8"]]))
+    assert {k for k in control if control[k] != clips8[k]} == {"clip_len", "clips_per_epoch"}
+    assert clips8["clip_len"] == 8 and clips8["clip_len"] * clips8["clips_per_epoch"] == 5 * control["clips_per_epoch"]
+    training_levers = [row for row in ROWS if row.run != "v2-control"]
+    assert all(row.runtime == ROWS[0].runtime for row in training_levers), "judged under the control's rules"
 
 
 def test_proposal_recall_matches_one_to_one_at_iou_half() -> None:

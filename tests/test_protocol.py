@@ -16,7 +16,7 @@ from model.evaluation.protocol import (
     renditions, tracker_identity,
 )
 from model.evaluation.sanity import SanityCounters
-from model.tracking.runtime import RuntimeConfig
+from model.tracking.runtime import RuntimeConfig, rules_until_2026_12_07
 
 
 def test_profiles_cover_both_sets_every_condition_and_avoid_training_seeds() -> None:
@@ -56,8 +56,9 @@ def test_one_unit_end_to_end_and_its_storage(tmp_path: Path) -> None:
     assert store.get(identity, rendition) == result
     assert tracker_identity("ab" * 32, RuntimeConfig(snap_iou=None)) != identity  # rules are part of it
     # a rule added later changes the identity only when it is on: results stored before it stay valid
-    assert identity == "abababababababab-ef06a622"
-    assert tracker_identity("ab" * 32, RuntimeConfig(recover_cosine=0.9)) != identity
+    assert tracker_identity("ab" * 32, rules_until_2026_12_07()) == "abababababababab-ef06a622"
+    for later in (dict(recover_cosine=0.9), dict(recover_lost=True), dict(recover_velocity_momentum=0.5)):
+        assert tracker_identity("ab" * 32, rules_until_2026_12_07(**later)) != "abababababababab-ef06a622", later
     stale = store.path(identity, rendition)
     stale.write_text(stale.read_text().replace('"version": 1', '"version": 0'))
     assert store.get(identity, rendition) is None  # an old result format is recomputed, not read
@@ -106,6 +107,6 @@ def test_peers_and_a_checkpoint_on_a_real_rendition(pets_dir: Path, weights_dir:
     peers = bench._evaluate_peers(rendition, list(bench.PEERS))
     assert [name for name, _ in peers] == list(bench.PEERS)
     assert all(0.0 <= r.metrics["HOTA"] <= 100.0 and r.sanity.gt_identities for _, r in peers)
-    ours = bench._evaluate_checkpoint("baseline", bench.LEARNED[0].shipped, [rendition])
+    ours = bench._evaluate_checkpoint("baseline", bench.LEARNED[0].shipped, bench.LEARNED[0].runtime, [rendition])
     assert ours[0][1].metrics["HOTA"] > 20.0 and ours[0][1].sanity.boxes > 0
     assert ResultStore().get(bench.peer_identity("ByteTrack"), rendition) == peers[0][1]

@@ -187,6 +187,73 @@ def test_identity_recovery_is_one_to_one_and_needs_overlap() -> None:
     assert dict(zip(out.ids.tolist(), out.xyxy[:, 0].round().tolist())) == {1: 10.0, 3: 300.0}
 
 
+@pytest.mark.parametrize(("recover_lost", "expected_id", "tracks_left"), [(True, 1, 1), (False, 2, 2)])
+def test_a_new_born_box_over_a_lost_track_takes_its_identity(recover_lost, expected_id, tracks_left) -> None:
+    # f1 A born; f2 its query misses (lost, still alive); f3 a proposal near A is born.
+    script = [[0.9], [0.1], [0.1, 0.9]]
+    tracker = Tracker(ScriptedModel(script), runtime=RuntimeConfig(recover_lost=recover_lost))
+    tracker.update(detections=_detections([BOX_A], [0.9]))
+    assert len(tracker.update(detections=_detections([], []))) == 0
+    out = tracker.update(detections=_detections([[12, 10, 52, 102]], [0.9]))
+    assert out.ids.tolist() == [expected_id]
+    assert len(tracker._tracks) == tracks_left, "the lost track's query is replaced, not kept beside"
+
+
+@pytest.mark.parametrize(("recover_suppressed", "expected_id"), [(True, 2), (False, 3)])
+def test_a_track_removed_by_track_nms_stays_recoverable(recover_suppressed, expected_id) -> None:
+    # f1 A and B born; f2 B's query collapses onto A (track NMS removes B, the weaker); f3 a proposal
+    # where B was last backed is born: it continues B's identity only if suppressed tracks are retired.
+    script = [[0.9, 0.8], [0.9, 0.7, 0.1], [0.9, 0.1, 0.9]]
+    runtime = RuntimeConfig(recover_suppressed=recover_suppressed, snap_iou=None)
+    tracker = Tracker(ScriptedModel(script), runtime=runtime)
+    assert sorted(tracker.update(detections=_detections([BOX_A, BOX_B], [0.9, 0.8])).ids.tolist()) == [1, 2]
+    tracker._tracks[1].anchor = tracker._tracks[0].anchor.clone()  # B's query now sits on A
+    assert tracker.update(detections=_detections([BOX_A], [0.9])).ids.tolist() == [1]
+    out = tracker.update(detections=_detections([BOX_A, BOX_B], [0.9, 0.9]))
+    assert sorted(out.ids.tolist()) == [1, expected_id]
+
+
+def _moving_box(x: float) -> list[float]:
+    return [x, 10, x + 40, 100]
+
+
+@pytest.mark.parametrize(("momentum", "expected_id"), [(0.5, 1), (None, 2)])
+def test_recovery_looks_where_the_motion_prior_expects_the_person(momentum, expected_id) -> None:
+    # A walks 10 px per frame (snapped to its proposals, so backed), is lost for two frames, and
+    # reappears where it would be: 30 px past its last backed box, which overlaps it by only IoU 1/7.
+    script = [[0.9], [0.9, 0.1], [0.9, 0.1], [0.1], [0.1], [0.1, 0.9]]
+    tracker = Tracker(ScriptedModel(script), runtime=RuntimeConfig(recover_velocity_momentum=momentum))
+    for x in (10, 20, 30):
+        assert tracker.update(detections=_detections([_moving_box(x)], [0.9])).ids.tolist() == [1]
+    for _ in range(2):
+        tracker.update(detections=_detections([], []))
+    assert tracker.update(detections=_detections([_moving_box(60)], [0.9])).ids.tolist() == [expected_id]
+
+
+def test_motion_prior_moves_the_last_backed_box_by_velocity_times_frames() -> None:
+    from model.tracking.runtime import _Retired
+
+    retired = _Retired(7, np.array([0, 0, 10, 20], np.float32), retired_at=4, backed_at=3,
+                       velocity=np.array([2.0, -1.0]))
+    np.testing.assert_allclose(retired.box_at(5), [4, -2, 14, 18])  # two frames on: +4 px in x, -2 in y
+    standing = _Retired(7, np.array([0, 0, 10, 20], np.float32), retired_at=4, backed_at=3)
+    np.testing.assert_allclose(standing.box_at(9), [0, 0, 10, 20])
+
+
+def test_velocity_is_a_momentum_average_of_the_backed_steps() -> None:
+    from model.tracking.runtime import _Track
+
+    track = _Track(1, torch.zeros(4), torch.zeros(4), np.array([0, 0, 10, 10], np.float32), 0.9)
+    track.back(1, 0.5)  # first backing: no velocity yet
+    assert track.velocity is None
+    track.box = np.array([4, 0, 14, 10], np.float32)
+    track.back(3, 0.5)  # 4 px over 2 frames: 2 px/frame
+    np.testing.assert_allclose(track.velocity, [2, 0])
+    track.box = np.array([10, 3, 20, 13], np.float32)
+    track.back(4, 0.5)  # step (6, 3); 0.5 * (2, 0) + 0.5 * (6, 3)
+    np.testing.assert_allclose(track.velocity, [4, 1.5])
+
+
 class ScriptedStudentModel(ScriptedModel):
     """The scripted decoder with a VSD hook (so the tracker resolves the student as on) whose student
     output S is scripted too: one 2-d direction per query, padded to the model's width."""

@@ -143,17 +143,19 @@ class ResultStore:
         tmp.replace(path)
 
 
-# RuntimeConfig fields added after results were first stored; None = the rule is off.
-RULES_ADDED_LATER = ("recover_cosine",)
+# RuntimeConfig fields added after results were first stored, each with the value that turns it off:
+# a rule that is off leaves earlier identities (stored results) as they were.
+RULES_ADDED_LATER: dict[str, object] = {"recover_cosine": None, "recover_lost": False, "recover_suppressed": False,
+                                      "recover_velocity_momentum": None}
 
 
 def tracker_identity(checkpoint_sha256: str, runtime: object, switches: object | None = None) -> str:
     """A learned tracker's identity: its weights, the run-time rules and, unless they are the trained
     ones (``None``), the hook switches it was evaluated with."""
     rules_fields = asdict(runtime)  # type: ignore[arg-type]
-    for name in RULES_ADDED_LATER:  # off, a rule added later leaves earlier identities (stored results) as they were
-        if rules_fields.get(name) is None:
-            rules_fields.pop(name, None)
+    for name, off in RULES_ADDED_LATER.items():
+        if name in rules_fields and rules_fields[name] == off:
+            rules_fields.pop(name)
     rules = hashlib.sha256(json.dumps(rules_fields, sort_keys=True).encode()).hexdigest()[:8]
     identity = f"{checkpoint_sha256[:16]}-{rules}"
     if switches is not None:

@@ -6,7 +6,10 @@ A proposal becomes a new track at score >= 0.5, a track is lost below 0.5 and re
 refinement, *proposal support* (a track query that no detector box has backed for a few frames has
 drifted off its person -- onto a leg, or into a flat line once the person left -- and is retired)
 and *identity recovery* (a new-born track that appears where a retired track was last backed takes
-that track's identity instead of a new one). *Appearance recovery* (ours, issue 13; off by default)
+that track's identity instead of a new one). Since 2026-12-07 recovery also covers tracks that track
+NMS removed (``recover_suppressed``: most track ends on the training spans) and tracks merely lost
+(``recover_lost``), and looks where a track's velocity says its person went (the motion prior,
+``recover_velocity_momentum``). *Appearance recovery* (ours, issue 13; off by default)
 extends the latter with the student's distilled per-query semantics S: a new-born track that no retired
 box overlaps takes the identity of the retired track whose last S it resembles most. The teacher never
 runs here; S is what the student learnt to predict from the (degraded) queries.
@@ -65,10 +68,29 @@ class RuntimeConfig:
     # recover_iou continues its identity (one-to-one, best overlap first; None: off).
     recover_iou: float | None = 0.3
     recover_frames: int = 30
+    # Lost-track takeover (ours, 2026-12-07): tracks lost for <= miss_tolerance frames (still alive, their
+    # query below keep_threshold) are recoverable too; the new-born box continues the lost track's identity
+    # and replaces its query, so one person never holds two identities (a lost query and a new-born one).
+    recover_lost: bool = True
+    # Suppressed-track recovery (ours, 2026-12-07): a track that track NMS removes (its query collapsed onto
+    # another track's person) is retired like a lost one, so its identity is recoverable from its last
+    # backed box. Without it a person whose query was pulled onto a neighbour comes back as a new id.
+    recover_suppressed: bool = True
+    # Motion prior for recovery (ours): the last backed box is moved by the track's velocity (pixels per
+    # frame, an average over its backed frames with weight recover_velocity_momentum on the past) times the
+    # frames since; None: the box stays where it was last backed.
+    recover_velocity_momentum: float | None = 0.5
     # Appearance recovery (ours, issue 13): after the overlap step, a new-born track takes the identity of
     # a recoverable retired track when the cosine of their student outputs S is >= recover_cosine
     # (one-to-one, most similar first; None: off). Needs the student: a VSD-MOT checkpoint with it on.
     recover_cosine: float | None = None
+
+
+def rules_until_2026_12_07(**changes: object) -> RuntimeConfig:
+    """The rules before lost-track takeover, suppressed-track recovery and the motion prior (results
+    stored before then used them)."""
+    return RuntimeConfig(**{"recover_lost": False, "recover_suppressed": False, "recover_velocity_momentum": None,
+                            **changes})
 
 
 @dataclass
@@ -81,7 +103,20 @@ class _Track:
     misses: int = 0
     unsupported: int = 0  # consecutive visible frames without a backing proposal
     backed_box: np.ndarray | None = None  # (4,) xyxy pixels, last box a proposal backed
+    backed_at: int = 0  # frame index of backed_box
+    velocity: np.ndarray | None = None  # (2,) pixels per frame of the box centre between backed frames
     semantics: Tensor | None = None  # (d,) unit-norm student output S of the last visible frame
+
+    def back(self, frame_index: int, momentum: float | None) -> None:
+        """A proposal backs the current box: remember it, and update the velocity (motion prior)."""
+        if self.backed_box is not None and momentum is not None and frame_index > self.backed_at:
+            step = (_centre(self.box) - _centre(self.backed_box)) / (frame_index - self.backed_at)
+            self.velocity = step if self.velocity is None else momentum * self.velocity + (1 - momentum) * step
+        self.backed_box, self.backed_at = self.box.copy(), frame_index
+
+
+def _centre(box: np.ndarray) -> np.ndarray:
+    return np.array([(box[0] + box[2]) / 2, (box[1] + box[3]) / 2], dtype=np.float64)
 
 
 @dataclass
@@ -92,6 +127,15 @@ class _Retired:
     box: np.ndarray  # (4,) xyxy pixels, last backed box
     retired_at: int  # frame index
     semantics: Tensor | None = None  # (d,) unit-norm S when the track was last visible
+    backed_at: int = 0  # frame index of box
+    velocity: np.ndarray | None = None  # (2,) pixels per frame (the motion prior), None: standing still
+
+    def box_at(self, frame_index: int) -> np.ndarray:
+        """Where the motion prior expects the person now: the last backed box moved by velocity."""
+        if self.velocity is None:
+            return self.box
+        dx, dy = self.velocity * (frame_index - self.backed_at)
+        return (self.box + np.array([dx, dy, dx, dy])).astype(np.float32)
 
 
 @dataclass
@@ -207,6 +251,9 @@ class Tracker:
                 else:  # lost for too long: retired, its identity recoverable for a while
                     self._retire(track)
         self._suppress_duplicate_tracks([t for t in survivors if t.misses == 0])
+        for track in survivors:
+            if track.misses > cfg.miss_tolerance and cfg.recover_suppressed:
+                self._retire(track)
         survivors = [t for t in survivors if t.misses <= cfg.miss_tolerance]
         self._snap_to_proposals([t for t in survivors if t.misses == 0], proposals.detections, scale, input_size)
         survivors = self._check_support(survivors, proposals.detections)
@@ -219,10 +266,12 @@ class Tracker:
                 if box_iou_numpy(boxes[j : j + 1], visible_boxes).max() >= cfg.duplicate_iou:
                     continue
             born.append(_Track(0, next_content[j], anchors[j], boxes[j], float(scores[j]), backed_box=boxes[j].copy(),
-                               semantics=None if semantics is None else semantics[j]))
+                               backed_at=self._frame_index, semantics=None if semantics is None else semantics[j]))
             visible_boxes = np.concatenate((visible_boxes, boxes[j : j + 1]))
         self._retired = [r for r in self._retired if self._frame_index - r.retired_at <= cfg.recover_frames]
-        self._recover_identities(born)
+        lost = [t for t in survivors if t.misses > 0] if cfg.recover_lost else []
+        taken_lost = self._recover_identities(born, lost)
+        survivors = [t for t in survivors if t.track_id not in taken_lost]
         for track in born:
             if track.track_id == 0:
                 track.track_id = self._next_id
@@ -249,7 +298,11 @@ class Tracker:
 
     def _retire(self, track: _Track) -> None:
         if self.runtime.recover_iou is not None and track.backed_box is not None:
-            self._retired.append(_Retired(track.track_id, track.backed_box.copy(), self._frame_index, track.semantics))
+            self._retired.append(self._recoverable(track))
+
+    def _recoverable(self, track: _Track) -> _Retired:
+        return _Retired(track.track_id, track.backed_box.copy(), self._frame_index, track.semantics,
+                        backed_at=track.backed_at, velocity=track.velocity)
 
     def _check_support(self, tracks: list[_Track], proposals: Detections) -> list[_Track]:
         """Proposal support: count each visible track's frames without a backing proposal; retire
@@ -258,7 +311,7 @@ class Tracker:
         visible = [t for t in tracks if t.misses == 0]
         if cfg.support_iou is None or not visible:
             for t in visible:
-                t.backed_box = t.box.copy()
+                t.back(self._frame_index, cfg.recover_velocity_momentum)
             return tracks
         strong = proposals.xyxy[proposals.scores >= cfg.support_min_score]
         best = (box_iou_numpy(np.stack([t.box for t in visible]), strong).max(axis=1) if len(strong)
@@ -266,7 +319,8 @@ class Tracker:
         retired: set[int] = set()
         for track, iou in zip(visible, best):
             if iou >= cfg.support_iou:
-                track.unsupported, track.backed_box = 0, track.box.copy()
+                track.unsupported = 0
+                track.back(self._frame_index, cfg.recover_velocity_momentum)
             else:
                 track.unsupported += 1
                 if track.unsupported > cfg.max_unsupported:
@@ -274,32 +328,41 @@ class Tracker:
                     retired.add(track.track_id)
         return [t for t in tracks if t.track_id not in retired]
 
-    def _recover_identities(self, born: list[_Track]) -> None:
-        """Identity recovery: new-born tracks over a retired track's last backed box take its id; then,
-        with ``recover_cosine``, those left take the id of the retired track whose S is most alike."""
+    def _recover_identities(self, born: list[_Track], lost: list[_Track]) -> set[int]:
+        """Identity recovery: new-born tracks over a recoverable track's expected box (its last backed
+        box, moved by the motion prior) take its id -- retired tracks, and with ``recover_lost`` lost
+        ones, whose queries the new-born's replace; then, with ``recover_cosine``, those left take the id
+        of the retired track whose S is most alike. Returns the ids of the lost tracks taken over."""
         cfg = self.runtime
-        if cfg.recover_iou is None or not born or not self._retired:
-            return
-        iou = box_iou_numpy(np.stack([t.box for t in born]), np.stack([r.box for r in self._retired]))
-        self._take_identities(born, iou, cfg.recover_iou)
+        candidates = self._retired + [self._recoverable(t) for t in lost if t.backed_box is not None]
+        if cfg.recover_iou is None or not born or not candidates:
+            return set()
+        lost_ids = {c.track_id for c in candidates[len(self._retired):]}
+        expected = np.stack([c.box_at(self._frame_index) for c in candidates])
+        taken = self._take_identities(born, candidates, box_iou_numpy(np.stack([t.box for t in born]), expected),
+                                      cfg.recover_iou)
+        self._retired = [r for r in self._retired if r.track_id not in taken]
         if cfg.recover_cosine is None:
-            return
+            return taken & lost_ids
         open_born = [t for t in born if t.track_id == 0]
-        if not open_born or not self._retired:
-            return
-        cosine = (torch.stack([t.semantics for t in open_born]) @ torch.stack([r.semantics for r in self._retired]).T)
-        self._take_identities(open_born, cosine.cpu().numpy(), cfg.recover_cosine)
+        if open_born and self._retired:
+            cosine = (torch.stack([t.semantics for t in open_born]) @ torch.stack([r.semantics for r in self._retired]).T)
+            taken_by_look = self._take_identities(open_born, self._retired, cosine.cpu().numpy(), cfg.recover_cosine)
+            self._retired = [r for r in self._retired if r.track_id not in taken_by_look]
+        return taken & lost_ids
 
-    def _take_identities(self, born: list[_Track], similarity: np.ndarray, threshold: float) -> None:
-        """One-to-one assignment of retired identities to new-born tracks, most similar first; a pair
-        below ``threshold`` keeps its new-born track new. Taken identities leave the retired list."""
+    @staticmethod
+    def _take_identities(born: list[_Track], candidates: list[_Retired], similarity: np.ndarray,
+                         threshold: float) -> set[int]:
+        """One-to-one assignment of recoverable identities to new-born tracks, most similar first; a pair
+        below ``threshold`` keeps its new-born track new. Returns the identities taken."""
         rows, cols = linear_sum_assignment(-similarity)
         taken = set()
         for r, c in zip(rows, cols):
             if similarity[r, c] >= threshold:
-                born[r].track_id = self._retired[c].track_id
-                taken.add(c)
-        self._retired = [r for i, r in enumerate(self._retired) if i not in taken]
+                born[r].track_id = candidates[c].track_id
+                taken.add(candidates[c].track_id)
+        return taken
 
     def _snap_to_proposals(self, visible: list[_Track], proposals: Detections, scale: float, input_size: int) -> None:
         """Optional box refinement: the decoder keeps identity and score, but where a confident
