@@ -28,6 +28,7 @@ from model.data.cache import CacheKey
 from model.data.mot_io import read_gt
 from model.evaluation.metrics import evaluate_sequence
 from model.evaluation.sanity import SanityCounters, sanity_counters
+from model.tracking.runtime import RULES_OFF_BEFORE_2026_12_07
 
 CLEAN = "clean"
 DEGRADED_CONDITIONS: tuple[str, ...] = ("medium", "realesrgan", "severe")
@@ -145,8 +146,7 @@ class ResultStore:
 
 # RuntimeConfig fields added after results were first stored, each with the value that turns it off:
 # a rule that is off leaves earlier identities (stored results) as they were.
-RULES_ADDED_LATER: dict[str, object] = {"recover_cosine": None, "recover_lost": False, "recover_suppressed": False,
-                                      "recover_velocity_momentum": None}
+RULES_ADDED_LATER: dict[str, object] = {"recover_cosine": None, **RULES_OFF_BEFORE_2026_12_07}
 
 
 def tracker_identity(checkpoint_sha256: str, runtime: object, switches: object | None = None) -> str:

@@ -86,11 +86,16 @@ class RuntimeConfig:
     recover_cosine: float | None = None
 
 
+# The rules added on 2026-12-07, each with the value that turns it off.
+RULES_OFF_BEFORE_2026_12_07: dict[str, object] = {
+    "recover_lost": False, "recover_suppressed": False, "recover_velocity_momentum": None,
+}
+
+
 def rules_until_2026_12_07(**changes: object) -> RuntimeConfig:
     """The rules before lost-track takeover, suppressed-track recovery and the motion prior (results
     stored before then used them)."""
-    return RuntimeConfig(**{"recover_lost": False, "recover_suppressed": False, "recover_velocity_momentum": None,
-                            **changes})
+    return RuntimeConfig(**{**RULES_OFF_BEFORE_2026_12_07, **changes})
 
 
 @dataclass
