@@ -339,8 +339,10 @@ class Tracker:
         ones, whose queries the new-born's replace; then, with ``recover_cosine``, those left take the id
         of the retired track whose S is most alike. Returns the ids of the lost tracks taken over."""
         cfg = self.runtime
+        if cfg.recover_iou is None or not born:
+            return set()
         candidates = self._retired + [self._recoverable(t) for t in lost if t.backed_box is not None]
-        if cfg.recover_iou is None or not born or not candidates:
+        if not candidates:
             return set()
         lost_ids = {c.track_id for c in candidates[len(self._retired):]}
         expected = np.stack([c.box_at(self._frame_index) for c in candidates])
