@@ -7,6 +7,9 @@ Rows (ours): ``v2-control-realesrgan`` adds a ``realesrgan`` copy (eq. 17's seco
 seed 13) of every training sequence beside the ``medium`` and ``severe`` copies the host trains on;
 ``v2-control-clip8`` trains on clips of 8 frames instead of 5 (250 clips per epoch instead of 400, so the
 same frames);
+``v2-control-motion`` trains and runs with track-query anchors moved by their velocity
+(``--track-motion-momentum 0.5``, ``model.tracking.motion``), judged under the rules of 2026-12-07 and paired
+with the control under those rules as well;
 the control's own runs under the run-time rules of 2026-12-07 (lost-track takeover and the motion
 prior, ``model.tracking.runtime``) are the rules lever -- same weights, paired unit by unit.
 The validation recipes use seeds 0-2, never a training seed. How the rows are trained and judged is
@@ -18,13 +21,19 @@ from __future__ import annotations
 import sys
 
 from benchmarks import learned_rows
-from benchmarks.protocol import V2_CONTROL, V2_CONTROL_CLIP8, V2_CONTROL_REALESRGAN, V2_CONTROL_TAKEOVER
+from benchmarks.protocol import (
+    V2_CONTROL, V2_CONTROL_CLIP8, V2_CONTROL_MOTION, V2_CONTROL_REALESRGAN, V2_CONTROL_TAKEOVER,
+)
 
-ROWS = (V2_CONTROL, V2_CONTROL_REALESRGAN, V2_CONTROL_CLIP8, V2_CONTROL_TAKEOVER)
+ROWS = (V2_CONTROL, V2_CONTROL_REALESRGAN, V2_CONTROL_CLIP8, V2_CONTROL_TAKEOVER, V2_CONTROL_MOTION)
+# The motion-prior anchors run under the rules of 2026-12-07, so their own control is the control's weights
+# under those rules (the pairing with V2_CONTROL mixes the anchors with the rules).
+PAIRS = ((V2_CONTROL_MOTION, V2_CONTROL_TAKEOVER,
+          "track anchors moved by their velocity − the control, both under the rules of 2026-12-07"),)
 
 
 def main(argv: list[str] | None = None) -> int:
-    return learned_rows.main(argv, script="benchmarks.host_levers", description=__doc__.split("\n\n")[0], rows=ROWS)
+    return learned_rows.main(argv, script="benchmarks.host_levers", description=__doc__.split("\n\n")[0], rows=ROWS, pairs=PAIRS)
 
 
 if __name__ == "__main__":

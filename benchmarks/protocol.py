@@ -107,6 +107,10 @@ V2_CONTROL_CLIP8 = LearnedRow("v2 control, clips of 8 frames (same frames per ep
                               run="v2-control-clip8", **_RULES_V2)
 V2_CONTROL_TAKEOVER = LearnedRow("v2 control under the rules of 2026-12-07: suppressed-track recovery, takeover, motion prior (ours)",
                                  "baseline", run="v2-control")
+# Issue 12's decoder lever (ours): trained and run with motion-prior track anchors, judged under today's rules,
+# so its pair with V2_CONTROL_TAKEOVER isolates the anchors.
+V2_CONTROL_MOTION = LearnedRow("v2 control, track anchors moved by their velocity (ours; rules of 2026-12-07)",
+                               "baseline", run="v2-control-motion")
 V2_PAPER = LearnedRow("v2 + DCSD, paper's global token (effnet, degraded view)", "vsd-mot", run="v2-paper", **_RULES_V2)
 V2_PAPER_NODSWR = LearnedRow("v2 + DCSD, paper's global token (effnet, degraded view), no DSWR", "vsd-mot",
                              run="v2-paper-nodswr", **_RULES_V2)

@@ -83,6 +83,9 @@ RUNS: dict[str, list[str]] = {
     # Issue 12's clip lever on host v2: clips of 8 frames instead of 5 (the track queries carried, and
     # back-propagated through, 7 frame steps instead of 4), 250 clips per epoch so the same frames per epoch.
     "v2-control-clip8": ["--variant", "baseline", *PSEUDO, "--clip-len", "8", "--clips-per-epoch", "250"],
+    # Issue 12's decoder lever on host v2: track-query anchors moved by the track's velocity (momentum 0.5,
+    # model.tracking.motion), in training and at run time alike (the checkpoint stores it).
+    "v2-control-motion": ["--variant", "baseline", *PSEUDO, "--track-motion-momentum", "0.5"],
     "v2-paper": [*VSD, *H64, *PSEUDO],  # the paper's global token, the frame the student sees (= assets/vsd_mot.pt's recipe)
     # Table V's "without DSWR" for the paper row: eqs. 13-14 off (fixed w = 0.5 fusion)
     "v2-paper-nodswr": [*VSD, *H64, *PSEUDO, "--no-dswr"],

@@ -243,6 +243,10 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--student-heads", type=int, default=size.num_heads)
     p.add_argument("--student-ffn-dim", type=int, default=size.ffn_dim)
     p.add_argument("--student-layers", type=int, default=size.num_layers, help="the paper uses 3")
+    p.add_argument("--track-motion-momentum", type=float, default=defaults.tracker.track_motion_momentum,
+                   metavar="MU", help="ours: move each track query's anchor by its velocity (a momentum average of "
+                                      "its box steps with weight MU on the past; stored in the checkpoint); "
+                                      "default: its last box (MOTRv2)")
     p.add_argument("--span", action="append", default=None, metavar="SEQ:FIRST:LAST",
                    help="train on this span instead of the default split (repeatable)")
     p.add_argument("--extra-sequence", action="append", default=None, metavar="FOLDER",
@@ -264,6 +268,7 @@ def _train_arguments(p: argparse.ArgumentParser) -> None:
 def train_config_from_args(args: argparse.Namespace, parser: argparse.ArgumentParser):  # -> TrainConfig
     """The :class:`TrainConfig` the parsed ``train`` arguments describe (``parser.error`` on bad ones)."""
     from model.data.benchmark_sets import dataset_sequences, parse_dataset_spec
+    from model.tracking.query_model import TrackerConfig
     from model.training.run_config import TrainConfig
     from model.vsd.student import StudentConfig
 
@@ -274,6 +279,10 @@ def train_config_from_args(args: argparse.Namespace, parser: argparse.ArgumentPa
         values["student_size"] = StudentConfig(
             hidden_dim=values.pop("student_hidden_dim"), num_heads=values.pop("student_heads"),
             ffn_dim=values.pop("student_ffn_dim"), num_layers=values.pop("student_layers"))
+    except ValueError as exc:
+        parser.error(str(exc))
+    try:
+        values["tracker"] = TrackerConfig(track_motion_momentum=values.pop("track_motion_momentum"))
     except ValueError as exc:
         parser.error(str(exc))
     spans = values.pop("span")

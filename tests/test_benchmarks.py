@@ -100,8 +100,18 @@ def test_host_lever_rows_differ_from_the_control_in_their_one_change() -> None:
     clips8 = vars(parse_train_config([*SCHEDULE, *RUNS["v2-control-clip8"]]))
     assert {k for k in control if control[k] != clips8[k]} == {"clip_len", "clips_per_epoch"}
     assert clips8["clip_len"] == 8 and clips8["clip_len"] * clips8["clips_per_epoch"] == 5 * control["clips_per_epoch"]
-    training_levers = [row for row in ROWS if row.run != "v2-control"]
+    motion = vars(parse_train_config([*SCHEDULE, *RUNS["v2-control-motion"]]))
+    assert {k for k in control if control[k] != motion[k]} == {"tracker"}
+    assert motion["tracker"].track_motion_momentum == 0.5 and control["tracker"].track_motion_momentum is None
+    training_levers = [row for row in ROWS if row.run not in ("v2-control", "v2-control-motion")]
     assert all(row.runtime == ROWS[0].runtime for row in training_levers), "judged under the control's rules"
+    # The motion row runs under today's rules, so it is paired with the control under the same rules.
+    from benchmarks.host_levers import PAIRS
+    from benchmarks.protocol import V2_CONTROL_MOTION, V2_CONTROL_TAKEOVER
+    from model.tracking.runtime import RuntimeConfig
+
+    assert PAIRS[0][:2] == (V2_CONTROL_MOTION, V2_CONTROL_TAKEOVER)
+    assert V2_CONTROL_MOTION.runtime == V2_CONTROL_TAKEOVER.runtime == RuntimeConfig()
 
 
 def test_proposal_recall_matches_one_to_one_at_iou_half() -> None:

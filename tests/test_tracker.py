@@ -207,7 +207,7 @@ def test_a_track_removed_by_track_nms_stays_recoverable(recover_suppressed, expe
     runtime = RuntimeConfig(recover_suppressed=recover_suppressed, snap_iou=None)
     tracker = Tracker(ScriptedModel(script), runtime=runtime)
     assert sorted(tracker.update(detections=_detections([BOX_A, BOX_B], [0.9, 0.8])).ids.tolist()) == [1, 2]
-    tracker._tracks[1].anchor = tracker._tracks[0].anchor.clone()  # B's query now sits on A
+    tracker._tracks[1].query_anchor = tracker._tracks[0].query_anchor.clone()  # B's query now sits on A
     assert tracker.update(detections=_detections([BOX_A], [0.9])).ids.tolist() == [1]
     out = tracker.update(detections=_detections([BOX_A, BOX_B], [0.9, 0.9]))
     assert sorted(out.ids.tolist()) == [1, expected_id]
@@ -299,3 +299,37 @@ def test_appearance_recovery_needs_the_student() -> None:
     tracker = Tracker(ScriptedModel([[0.9]]))
     with pytest.raises(ValueError, match="student on"):
         tracker.runtime = RuntimeConfig(recover_cosine=0.5)
+
+
+class AnchorSpyModel(ScriptedModel):
+    """ScriptedModel that records the track anchors it is given each frame."""
+
+    def __init__(self, script: list[list[float]], momentum: float | None) -> None:
+        super().__init__(script)
+        self.config = TrackerConfig(track_motion_momentum=momentum)
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, track_content, track_anchors, proposals, hook_inputs, switches, padding_mask=None):
+        self.seen.append(track_anchors[0].clone())
+        return super().forward(track_content, track_anchors, proposals, hook_inputs, switches, padding_mask)
+
+
+@pytest.mark.parametrize(("momentum", "expected_x"), [(0.5, 30), (None, 20)])
+def test_track_anchors_move_by_the_velocity_when_the_model_has_a_motion_prior(momentum, expected_x) -> None:
+    # A walks 10 px per frame; the scripted decoder returns its anchors and snapping sets the box to the
+    # proposal, so after frames at x = 10 and 20 the anchor of frame 3 is x = 30 with the prior (the step
+    # 10 px, whole on the first step), x = 20 without it (MOTRv2: the last box).
+    model = AnchorSpyModel([[0.9], [0.9, 0.1], [0.9, 0.1]], momentum)
+    tracker = Tracker(model)
+    for x in (10, 20, 30):
+        tracker.update(detections=_detections([_moving_box(x)], [0.9]))
+    x1, y1, x2, y2 = _moving_box(expected_x)
+    expected = torch.tensor([(x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1]) / 416
+    torch.testing.assert_close(model.seen[2][0], expected)
+
+
+def test_the_motion_prior_is_stored_in_the_checkpoint_and_old_checkpoints_have_none(tmp_path) -> None:
+    model = QueryTrackerModel(TrackerConfig(track_motion_momentum=0.5))
+    save_checkpoint(tmp_path / "m.pt", model, {})
+    assert load_checkpoint(tmp_path / "m.pt")[0].config.track_motion_momentum == 0.5
+    assert TrackerConfig.from_dict({"decoder": {}, "max_proposals": 100}).track_motion_momentum is None

@@ -276,3 +276,54 @@ def test_nothing_to_train_on_and_a_gpu_that_is_not_there_are_clear_errors(capsys
         pytest.skip("this machine has CUDA")
     assert main(["train", "--device", "cuda", "--output", "/nonexistent/run"]) == 2
     assert "no CUDA device" in capsys.readouterr().err
+
+
+def test_cli_motion_prior_reaches_the_model_config(capsys) -> None:
+    from model.training.loop import build_model
+
+    cfg = parse_args(["--track-motion-momentum", "0.5"])
+    model, _ = build_model(cfg, teacher_dim=1280)
+    assert model.config.track_motion_momentum == 0.5 and parse_args([]).tracker.track_motion_momentum is None
+    with pytest.raises(SystemExit):
+        parse_args(["--track-motion-momentum", "1.5"])
+    assert "track_motion_momentum" in capsys.readouterr().err
+
+
+@pytest.mark.shared
+def test_training_feeds_the_anchors_the_motion_prior_gives(pets_dir: Path, weights_dir: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The objective's next track anchors are model.tracking.motion's, the step the tracker takes."""
+    import model.training.objective as objective_module
+    from model.data.clips import load_sequence
+    from model.tracking.detector import YoloxDetector
+    from model.tracking.query_model import QueryTrackerModel, TrackerConfig
+    from model.training.run_config import TrainConfig
+
+    monkeypatch.setenv("VSDMOT_CACHE_DIR", str(tmp_path))
+    seq = load_sequence(pets_dir, 1, 4, None, YoloxDetector())
+    torch.manual_seed(0)
+    model = QueryTrackerModel(TrackerConfig(track_motion_momentum=0.5))
+    with torch.no_grad():  # fresh box heads return their anchors exactly: nothing would move
+        for head in model.decoder.box_heads:
+            head.layers[-1].weight.normal_(0, 0.05)
+    objective = objective_module.ClipObjective(model, None, TrainConfig(pseudo_clip=0.0, track_drop=0.0, fp_insert=0.0))
+    given, fed, unmoved = [], [], []
+    real_advance, real_forward = objective_module.advance_anchors, model.forward
+
+    def advance(state, boxes, momentum):
+        anchors, new_state = real_advance(state, boxes, momentum)
+        given.append(anchors.clone())
+        unmoved.append(boxes.clone())
+        return anchors, new_state
+
+    def forward(content, anchors, proposals, inputs, switches):
+        fed.append(anchors[0].clone())
+        return real_forward(content, anchors, proposals, inputs, switches)
+
+    monkeypatch.setattr(objective_module, "advance_anchors", advance)
+    model.forward = forward  # type: ignore[method-assign]
+    losses = objective(seq, [1, 2, 3, 4], np.random.default_rng(0))
+    assert torch.isfinite(losses["loss"]) and len(given) == 4 and len(fed) == 4
+    for k in range(3):
+        torch.testing.assert_close(fed[k + 1], given[k])
+    assert any(len(g) and not torch.allclose(g, b) for g, b in zip(given[1:], unmoved[1:])), "no anchor was moved"

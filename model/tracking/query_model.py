@@ -37,6 +37,14 @@ class TrackerConfig:
     decoder: DecoderConfig = field(default_factory=DecoderConfig)
     max_proposals: int = 100
     appearance_grid: int = 3  # appearance = mean of grid x grid samples inside the box, per level
+    # Ours (model.tracking.motion): a track query's next anchor is its last box moved by its velocity, a
+    # momentum average of its centre steps with this weight on the past; None = its last box (MOTRv2).
+    # Stored here, not in RuntimeConfig, because training and the tracker must agree on it.
+    track_motion_momentum: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.track_motion_momentum is not None and not 0.0 <= self.track_motion_momentum < 1.0:
+            raise ValueError(f"track_motion_momentum is in [0, 1) or None, got {self.track_motion_momentum}")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrackerConfig:

@@ -29,6 +29,7 @@ from torch import Tensor
 from model.core.box_ops import box_iou_numpy
 from model.core.types import Detections, DetectorOutput, Tracks
 from model.tracking.hooks import HookInputs, HookNeeds, HookSwitches
+from model.tracking.motion import MotionState, advance_anchors
 from model.tracking.query_model import QueryTrackerModel
 from model.tracking.proposals import proposal_inputs, to_model_boxes, to_pixel_boxes
 from model.vsd.quality import QualityScores, assess_frame
@@ -111,6 +112,10 @@ class _Track:
     backed_at: int = 0  # frame index of backed_box
     velocity: np.ndarray | None = None  # (2,) pixels per frame of the box centre between backed frames
     semantics: Tensor | None = None  # (d,) unit-norm student output S of the last visible frame
+    # The decoder's anchor for the next frame: ``anchor``, moved by the model's motion prior if it has one
+    # (model.tracking.motion; set at the end of every frame the track is visible), and the prior's state.
+    query_anchor: Tensor | None = None
+    motion: MotionState | None = None
 
     def back(self, frame_index: int, momentum: float | None) -> None:
         """A proposal backs the current box: remember it, and update the velocity (motion prior)."""
@@ -219,7 +224,7 @@ class Tracker:
         d = self.model.config.decoder.d_model
         track_content = (torch.stack([t.content for t in self._tracks])[None] if self._tracks
                          else torch.zeros(1, 0, d, device=device))
-        track_anchors = (torch.stack([t.anchor for t in self._tracks])[None] if self._tracks
+        track_anchors = (torch.stack([t.query_anchor for t in self._tracks])[None] if self._tracks
                          else torch.zeros(1, 0, 4, device=device))
         hook_inputs = HookInputs(quality=None if quality is None else torch.tensor([float(quality.q)], device=device))
         if self.needs.teacher is not None:
@@ -284,6 +289,7 @@ class Tracker:
         survivors += born
         self._tracks = survivors
         visible = [t for t in survivors if t.misses == 0]
+        self._next_anchors(visible)
         weight = out.hook.semantic_weight
         self.last = FrameInfo(
             frame_index=self._frame_index,
@@ -300,6 +306,19 @@ class Tracker:
             scores=np.array([t.score for t in visible]),
             ids=np.array([t.track_id for t in visible]),
         )
+
+    def _next_anchors(self, visible: list[_Track]) -> None:
+        """Each visible track's anchor for the next frame: its box, moved by the motion prior where the
+        model was trained with one (the step training takes, model.tracking.motion). Lost tracks keep theirs."""
+        momentum = self.model.config.track_motion_momentum
+        if momentum is None or not visible:
+            for track in visible:
+                track.query_anchor = track.anchor
+            return
+        state = MotionState.cat([t.motion if t.motion is not None else MotionState.start(t.anchor[None]) for t in visible])
+        anchors, state = advance_anchors(state, torch.stack([t.anchor for t in visible]), momentum)
+        for k, track in enumerate(visible):
+            track.query_anchor, track.motion = anchors[k], state.take(torch.tensor([k], device=anchors.device))
 
     def _retire(self, track: _Track) -> None:
         if self.runtime.recover_iou is not None and track.backed_box is not None:

@@ -3,7 +3,8 @@
 The frame's inputs are built by the same :func:`model.tracking.proposals.proposal_inputs` the
 tracker uses at run time, from the cache's :class:`DetectorOutput`, so training and inference see
 identical proposals. Track queries are carried from frame to frame with MOTR's augmentations
-(random drop, an inserted false positive). Inputs are moved to the model's device (CPU, or a
+(random drop, an inserted false positive), their anchors moved by the motion prior where the model has
+one (:mod:`model.tracking.motion`, the tracker's own step). Inputs are moved to the model's device (CPU, or a
 CUDA device under ``--device``), so one code path trains on either.
 """
 
@@ -16,6 +17,7 @@ from torch import Tensor, nn
 from model.data.augment import SHIFT_UNIT, shift_boxes, shift_features
 from model.data.clips import FrameTargets, TrainingSequence
 from model.tracking.hooks import HookInputs
+from model.tracking.motion import MotionState, advance_anchors
 from model.tracking.query_model import QueryTrackerModel
 from model.tracking.proposals import ProposalInputs, proposal_inputs
 from model.training.run_config import TrainConfig
@@ -41,6 +43,8 @@ class ClipObjective(nn.Module):
         d = model.config.decoder.d_model
         content, anchors = torch.zeros(1, 0, d, device=device), torch.zeros(1, 0, 4, device=device)
         ids = torch.zeros(0, dtype=torch.long, device=device)
+        momentum = model.config.track_motion_momentum  # the motion prior of the track anchors (ours), None: off
+        motion = MotionState.start(anchors[0])
         totals: dict[str, Tensor] = {}
         shifts = [(0, 0)] * len(frames)
         one_image = len(frames) > 1 and len(set(frames)) == 1  # a one-image sequence's clip (CrowdHuman)
@@ -95,7 +99,12 @@ class ClipObjective(nn.Module):
                 keep_ids.append(-1)
             index = torch.as_tensor(keep, dtype=torch.long, device=device)
             content = model.next_track_queries(out.decoder.hidden[0, index])[None]
-            anchors = boxes[-1, index].detach()[None]
+            kept_boxes = boxes[-1, index].detach()
+            if momentum is None:
+                anchors = kept_boxes[None]
+            else:  # the same step as the tracker's (model.tracking.motion)
+                next_anchors, motion = advance_anchors(motion.carry(index, nt, kept_boxes), kept_boxes, momentum)
+                anchors = next_anchors[None]
             ids = torch.as_tensor(keep_ids, dtype=torch.long, device=device)
         return totals
 
