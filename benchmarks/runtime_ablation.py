@@ -56,6 +56,15 @@ SETTINGS: dict[str, RuntimeConfig] = {
     "+ all three, recovery window 60 frames": RuntimeConfig(recover_frames=60),
     "+ all three, recovery IoU 0.2": RuntimeConfig(recover_iou=0.2),
     "+ all three, support 10": RuntimeConfig(max_unsupported=10),
+    # MOTRv2's own thresholds and the duplicate guards around today's defaults (issue 12, 2026-12-07 evening)
+    "defaults, keep threshold 0.4": RuntimeConfig(keep_threshold=0.4),
+    "defaults, keep 0.4, new-track threshold 0.6": RuntimeConfig(keep_threshold=0.4, new_track_threshold=0.6),
+    "defaults, new-track threshold 0.6": RuntimeConfig(new_track_threshold=0.6),
+    "defaults, miss tolerance 40": RuntimeConfig(miss_tolerance=40),
+    "defaults, track NMS 0.6": RuntimeConfig(track_nms_iou=0.6),
+    "defaults, track NMS 0.8": RuntimeConfig(track_nms_iou=0.8),
+    "defaults, snap IoU 0.4": RuntimeConfig(snap_iou=0.4),
+    "defaults, snap IoU 0.6": RuntimeConfig(snap_iou=0.6),
 }
 DEFAULT = "+ suppressed + motion prior + takeover (default)"
 assert SETTINGS[DEFAULT] == RuntimeConfig()
