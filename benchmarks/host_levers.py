@@ -10,6 +10,8 @@ same frames);
 ``v2-control-motion`` trains and runs with track-query anchors moved by their velocity
 (``--track-motion-momentum 0.5``, ``model.tracking.motion``), judged under the rules of 2026-12-07 and paired
 with the control under those rules as well;
+the control's weights under the rules of 2026-12-07 with the snap IoU lowered to 0.4 (chosen on the
+training spans) are a second rules lever, paired with the control under the unchanged rules;
 the control's own runs under the run-time rules of 2026-12-07 (lost-track takeover and the motion
 prior, ``model.tracking.runtime``) are the rules lever -- same weights, paired unit by unit.
 The validation recipes use seeds 0-2, never a training seed. How the rows are trained and judged is
@@ -22,14 +24,16 @@ import sys
 
 from benchmarks import learned_rows
 from benchmarks.protocol import (
-    V2_CONTROL, V2_CONTROL_CLIP8, V2_CONTROL_MOTION, V2_CONTROL_REALESRGAN, V2_CONTROL_TAKEOVER,
+    V2_CONTROL, V2_CONTROL_CLIP8, V2_CONTROL_MOTION, V2_CONTROL_REALESRGAN, V2_CONTROL_SNAP04, V2_CONTROL_TAKEOVER,
 )
 
-ROWS = (V2_CONTROL, V2_CONTROL_REALESRGAN, V2_CONTROL_CLIP8, V2_CONTROL_TAKEOVER, V2_CONTROL_MOTION)
+ROWS = (V2_CONTROL, V2_CONTROL_REALESRGAN, V2_CONTROL_CLIP8, V2_CONTROL_TAKEOVER, V2_CONTROL_MOTION, V2_CONTROL_SNAP04)
 # The motion-prior anchors run under the rules of 2026-12-07, so their own control is the control's weights
 # under those rules (the pairing with V2_CONTROL mixes the anchors with the rules).
 PAIRS = ((V2_CONTROL_MOTION, V2_CONTROL_TAKEOVER,
-          "track anchors moved by their velocity − the control, both under the rules of 2026-12-07"),)
+          "track anchors moved by their velocity − the control, both under the rules of 2026-12-07"),
+         (V2_CONTROL_SNAP04, V2_CONTROL_TAKEOVER,
+          "snap IoU 0.4 − 0.5, the control's weights, otherwise the rules of 2026-12-07"))
 
 
 def main(argv: list[str] | None = None) -> int:

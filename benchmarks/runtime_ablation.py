@@ -32,10 +32,11 @@ from model.evaluation.metrics import evaluate_sequence
 from model.evaluation.sanity import SanityCounters, sanity_counters
 from model.tracking.detector import YoloxDetector
 from model.tracking.pipeline import load_tracker, track_cache
-from model.tracking.runtime import RuntimeConfig, Tracker, rules_until_2026_12_07
+from model.tracking.runtime import RuntimeConfig, Tracker, rules_of_2026_12_07, rules_until_2026_12_07
 from model.vsd.quality import QualityScores, assess_frame
 
 _OLD = rules_until_2026_12_07  # without lost-track takeover and the motion prior
+_1207 = rules_of_2026_12_07  # with them, snap IoU 0.5
 _PLAIN = dict(support_iou=None, recover_iou=None)
 SETTINGS: dict[str, RuntimeConfig] = {
     "MOTRv2 rules only": _OLD(track_nms_iou=None, snap_iou=None, **_PLAIN),
@@ -51,22 +52,25 @@ SETTINGS: dict[str, RuntimeConfig] = {
     "+ support 5 + recovery of suppressed tracks": _OLD(recover_suppressed=True),
     "+ support 5 + recovery with motion prior": _OLD(recover_velocity_momentum=0.5),
     "+ support 5 + recovery + lost-track takeover": _OLD(recover_lost=True),
-    "+ recovery of suppressed tracks + motion prior": RuntimeConfig(recover_lost=False),
-    "+ suppressed + motion prior + takeover (default)": RuntimeConfig(),
-    "+ all three, recovery window 60 frames": RuntimeConfig(recover_frames=60),
-    "+ all three, recovery IoU 0.2": RuntimeConfig(recover_iou=0.2),
-    "+ all three, support 10": RuntimeConfig(max_unsupported=10),
-    # MOTRv2's own thresholds and the duplicate guards around today's defaults (issue 12, 2026-12-07 evening)
-    "defaults, keep threshold 0.4": RuntimeConfig(keep_threshold=0.4),
-    "defaults, keep 0.4, new-track threshold 0.6": RuntimeConfig(keep_threshold=0.4, new_track_threshold=0.6),
-    "defaults, new-track threshold 0.6": RuntimeConfig(new_track_threshold=0.6),
-    "defaults, miss tolerance 40": RuntimeConfig(miss_tolerance=40),
-    "defaults, track NMS 0.6": RuntimeConfig(track_nms_iou=0.6),
-    "defaults, track NMS 0.8": RuntimeConfig(track_nms_iou=0.8),
-    "defaults, snap IoU 0.4": RuntimeConfig(snap_iou=0.4),
-    "defaults, snap IoU 0.6": RuntimeConfig(snap_iou=0.6),
+    "+ recovery of suppressed tracks + motion prior": _1207(recover_lost=False),
+    "+ suppressed + motion prior + takeover (rules of 2026-12-07)": _1207(),
+    "+ all three, recovery window 60 frames": _1207(recover_frames=60),
+    "+ all three, recovery IoU 0.2": _1207(recover_iou=0.2),
+    "+ all three, support 10": _1207(max_unsupported=10),
+    # MOTRv2's own thresholds and the duplicate guards around the rules of 2026-12-07 (issue 12, 2026-12-07
+    # evening and 2026-12-08)
+    "rules of 2026-12-07, keep threshold 0.4": _1207(keep_threshold=0.4),
+    "rules of 2026-12-07, keep 0.4, new-track threshold 0.6": _1207(keep_threshold=0.4, new_track_threshold=0.6),
+    "rules of 2026-12-07, new-track threshold 0.6": _1207(new_track_threshold=0.6),
+    "rules of 2026-12-07, miss tolerance 40": _1207(miss_tolerance=40),
+    "rules of 2026-12-07, track NMS 0.6": _1207(track_nms_iou=0.6),
+    "rules of 2026-12-07, track NMS 0.8": _1207(track_nms_iou=0.8),
+    "rules of 2026-12-07, snap IoU 0.4 (default since 2026-12-08)": RuntimeConfig(),
+    "rules of 2026-12-07, snap IoU 0.6": _1207(snap_iou=0.6),
+    "rules of 2026-12-07, snap IoU 0.3": _1207(snap_iou=0.3),
+    "rules of 2026-12-07, snap IoU 0.4, new-track threshold 0.6": _1207(snap_iou=0.4, new_track_threshold=0.6),
 }
-DEFAULT = "+ suppressed + motion prior + takeover (default)"
+DEFAULT = "rules of 2026-12-07, snap IoU 0.4 (default since 2026-12-08)"
 assert SETTINGS[DEFAULT] == RuntimeConfig()
 # Appearance recovery (ours, issue 13) on top of the defaults: VSD-MOT checkpoints only (--appearance).
 APPEARANCE_SETTINGS: dict[str, RuntimeConfig] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from benchmarks.ablations import TABLES, mean_table
@@ -111,7 +112,14 @@ def test_host_lever_rows_differ_from_the_control_in_their_one_change() -> None:
     from model.tracking.runtime import RuntimeConfig
 
     assert PAIRS[0][:2] == (V2_CONTROL_MOTION, V2_CONTROL_TAKEOVER)
-    assert V2_CONTROL_MOTION.runtime == V2_CONTROL_TAKEOVER.runtime == RuntimeConfig()
+    from model.tracking.runtime import rules_of_2026_12_07
+
+    assert V2_CONTROL_MOTION.runtime == V2_CONTROL_TAKEOVER.runtime == rules_of_2026_12_07()
+    # The snap lever differs from its pair in the snap IoU alone, and is today's defaults.
+    from benchmarks.protocol import V2_CONTROL_SNAP04
+
+    assert PAIRS[1][:2] == (V2_CONTROL_SNAP04, V2_CONTROL_TAKEOVER)
+    assert V2_CONTROL_SNAP04.runtime == RuntimeConfig() == replace(V2_CONTROL_TAKEOVER.runtime, snap_iou=0.4)
 
 
 def test_proposal_recall_matches_one_to_one_at_iou_half() -> None:

@@ -16,7 +16,7 @@ from model.evaluation.protocol import (
     renditions, tracker_identity,
 )
 from model.evaluation.sanity import SanityCounters
-from model.tracking.runtime import RuntimeConfig, rules_until_2026_12_07
+from model.tracking.runtime import RuntimeConfig, rules_of_2026_12_07, rules_until_2026_12_07
 
 
 def test_profiles_cover_both_sets_every_condition_and_avoid_training_seeds() -> None:
@@ -57,6 +57,8 @@ def test_one_unit_end_to_end_and_its_storage(tmp_path: Path) -> None:
     assert tracker_identity("ab" * 32, RuntimeConfig(snap_iou=None)) != identity  # rules are part of it
     # a rule added later changes the identity only when it is on: results stored before it stay valid
     assert tracker_identity("ab" * 32, rules_until_2026_12_07()) == "abababababababab-ef06a622"
+    # the snap IoU of then stays pinned in the earlier rule sets when the default moves (0.5 -> 0.4)
+    assert rules_until_2026_12_07().snap_iou == rules_of_2026_12_07().snap_iou == 0.5 != RuntimeConfig().snap_iou
     for later in (dict(recover_cosine=0.9), dict(recover_lost=True), dict(recover_velocity_momentum=0.5)):
         assert tracker_identity("ab" * 32, rules_until_2026_12_07(**later)) != "abababababababab-ef06a622", later
     stale = store.path(identity, rendition)

@@ -162,6 +162,20 @@ def test_a_backed_track_is_kept_and_weak_proposals_do_not_back() -> None:
     assert len(tracker.update(detections=weak)) == 0
 
 
+@pytest.mark.parametrize(("runtime", "expected_box"), [
+    (RuntimeConfig(), [25, 10, 65, 100]),  # default snap IoU 0.4 (since 2026-12-08): 25/55 = 0.45 snaps
+    (RuntimeConfig(snap_iou=0.5), BOX_A),  # the earlier 0.5 keeps the decoder's box
+    (RuntimeConfig(snap_iou=None), BOX_A),
+])
+def test_a_visible_track_takes_a_proposal_box_overlapping_it_above_the_snap_iou(runtime, expected_box) -> None:
+    # The scripted decoder returns the track's anchor (BOX_A); the proposal is shifted 15 px: IoU 25/55.
+    tracker = Tracker(ScriptedModel([[0.9], [0.9, 0.1]]), runtime=runtime)
+    tracker.update(detections=_detections([BOX_A], [0.9]))
+    second = tracker.update(detections=_detections([[25, 10, 65, 100]], [0.9]))
+    assert second.ids.tolist() == [1]
+    np.testing.assert_allclose(second.xyxy[0], expected_box, atol=1e-3)
+
+
 @pytest.mark.parametrize(("recover_iou", "recover_frames", "expected_id"), [(0.3, 30, 1), (None, 30, 2), (0.3, 0, 2)])
 def test_identity_recovery(recover_iou, recover_frames, expected_id) -> None:
     # f1 born on A; f2 unbacked; f3 retired; f4 a proposal near A's last backed box is born.

@@ -46,9 +46,10 @@ class RuntimeConfig:
     ``track_nms_iou``: when two visible track queries converge on one person (IoU above this), the
     lower-scoring one has lost its identity and is removed (``track_nms_removes``). Without it our
     CPU-trained decoder leaves many collapsed duplicates. ``snap_iou``: the decoder keeps identity
-    and score, the detector's box (one-to-one, IoU >= 0.5) replaces the decoder's less precise box.
+    and score, the detector's box (one-to-one, IoU >= snap_iou) replaces the decoder's less precise box.
     Both were chosen by HOTA on the training sequence TUD-Stadtmitte (``benchmarks/runtime_ablation.py``,
-    all settings reported in BENCHMARKS.md); set them to None for MOTRv2's plain rules.
+    all settings reported in BENCHMARKS.md); set them to None for MOTRv2's plain rules. The snap IoU
+    was lowered from 0.5 to 0.4 on 2026-12-08 (chosen on the training spans, judged by the protocol).
     """
 
     new_track_threshold: float = 0.5  # proposal query -> new track (MOTRv2)
@@ -57,7 +58,7 @@ class RuntimeConfig:
     duplicate_iou: float | None = 0.8  # a new-born box overlapping a visible track this much is a duplicate
     track_nms_iou: float | None = 0.7
     track_nms_removes: bool = True
-    snap_iou: float | None = 0.5  # a visible track adopts its best-overlapping confident proposal's box
+    snap_iou: float | None = 0.4  # a visible track adopts its best-overlapping confident proposal's box
     snap_min_score: float = 0.3  # only proposals at least this confident are snapped to
     # Proposal support (ours): a visible track whose box overlaps no proposal of score >= support_min_score
     # by IoU >= support_iou for more than max_unsupported consecutive frames is retired (None: off).
@@ -93,10 +94,20 @@ RULES_OFF_BEFORE_2026_12_07: dict[str, object] = {
 }
 
 
+# The snap IoU every rule set used until 2026-12-08, when the default became 0.4.
+SNAP_IOU_UNTIL_2026_12_08 = 0.5
+
+
 def rules_until_2026_12_07(**changes: object) -> RuntimeConfig:
     """The rules before lost-track takeover, suppressed-track recovery and the motion prior (results
     stored before then used them)."""
-    return RuntimeConfig(**{**RULES_OFF_BEFORE_2026_12_07, **changes})
+    return RuntimeConfig(**{"snap_iou": SNAP_IOU_UNTIL_2026_12_08, **RULES_OFF_BEFORE_2026_12_07, **changes})
+
+
+def rules_of_2026_12_07(**changes: object) -> RuntimeConfig:
+    """The rules of 2026-12-07 (takeover, suppressed-track recovery, motion prior) with the snap IoU of
+    then, 0.5: the rules results stored from 2026-12-07 until 2026-12-08 used."""
+    return RuntimeConfig(**{"snap_iou": SNAP_IOU_UNTIL_2026_12_08, **changes})
 
 
 @dataclass
