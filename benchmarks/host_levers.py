@@ -10,6 +10,8 @@ same frames);
 ``v2-control-motion`` trains and runs with track-query anchors moved by their velocity
 (``--track-motion-momentum 0.5``, ``model.tracking.motion``), judged under the rules of 2026-12-07 and paired
 with the control under those rules as well;
+``v2-control-recipes2`` trains on two degradation recipes per preset (medium seeds 11 and 21, severe 12 and
+22) with the same LQ:HQ mix, judged under the defaults of 2026-12-08 and paired with the control under them;
 the control's weights under the rules of 2026-12-07 with the snap IoU lowered to 0.4 (chosen on the
 training spans) are a second rules lever, paired with the control under the unchanged rules;
 the control's own runs under the run-time rules of 2026-12-07 (lost-track takeover and the motion
@@ -24,16 +26,20 @@ import sys
 
 from benchmarks import learned_rows
 from benchmarks.protocol import (
-    V2_CONTROL, V2_CONTROL_CLIP8, V2_CONTROL_MOTION, V2_CONTROL_REALESRGAN, V2_CONTROL_SNAP04, V2_CONTROL_TAKEOVER,
+    V2_CONTROL, V2_CONTROL_CLIP8, V2_CONTROL_MOTION, V2_CONTROL_REALESRGAN, V2_CONTROL_RECIPES2, V2_CONTROL_SNAP04,
+    V2_CONTROL_TAKEOVER,
 )
 
-ROWS = (V2_CONTROL, V2_CONTROL_REALESRGAN, V2_CONTROL_CLIP8, V2_CONTROL_TAKEOVER, V2_CONTROL_MOTION, V2_CONTROL_SNAP04)
+ROWS = (V2_CONTROL, V2_CONTROL_REALESRGAN, V2_CONTROL_CLIP8, V2_CONTROL_TAKEOVER, V2_CONTROL_MOTION, V2_CONTROL_SNAP04,
+        V2_CONTROL_RECIPES2)
 # The motion-prior anchors run under the rules of 2026-12-07, so their own control is the control's weights
 # under those rules (the pairing with V2_CONTROL mixes the anchors with the rules).
 PAIRS = ((V2_CONTROL_MOTION, V2_CONTROL_TAKEOVER,
           "track anchors moved by their velocity − the control, both under the rules of 2026-12-07"),
          (V2_CONTROL_SNAP04, V2_CONTROL_TAKEOVER,
-          "snap IoU 0.4 − 0.5, the control's weights, otherwise the rules of 2026-12-07"))
+          "snap IoU 0.4 − 0.5, the control's weights, otherwise the rules of 2026-12-07"),
+         (V2_CONTROL_RECIPES2, V2_CONTROL_SNAP04,
+          "two training recipes per preset − the control, both under the defaults of 2026-12-08"))
 
 
 def main(argv: list[str] | None = None) -> int:

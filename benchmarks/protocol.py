@@ -121,6 +121,10 @@ V2_CONTROL_MOTION = LearnedRow("v2 control, track anchors moved by their velocit
 # better, it became the default: this row is the defaults of 2026-12-08.
 V2_CONTROL_SNAP04 = LearnedRow("v2 control, rules of 2026-12-07 with snap IoU 0.4 (ours; defaults of 2026-12-08)",
                                "baseline", run="v2-control", runtime=rules_of_2026_12_07(snap_iou=0.4))
+# Issue 12's recipe-diversity lever (ours, 2026-12-08): two recipes per degradation preset in training,
+# judged under the defaults of 2026-12-08 and paired with the control under them (V2_CONTROL_SNAP04).
+V2_CONTROL_RECIPES2 = LearnedRow("v2 control, two training recipes per preset (ours; defaults of 2026-12-08)",
+                                 "baseline", run="v2-control-recipes2")
 V2_PAPER = LearnedRow("v2 + DCSD, paper's global token (effnet, degraded view)", "vsd-mot", run="v2-paper", **_RULES_V2)
 V2_PAPER_NODSWR = LearnedRow("v2 + DCSD, paper's global token (effnet, degraded view), no DSWR", "vsd-mot",
                              run="v2-paper-nodswr", **_RULES_V2)

@@ -86,6 +86,11 @@ RUNS: dict[str, list[str]] = {
     # Issue 12's decoder lever on host v2: track-query anchors moved by the track's velocity (momentum 0.5,
     # model.tracking.motion), in training and at run time alike (the checkpoint stores it).
     "v2-control-motion": ["--variant", "baseline", *PSEUDO, "--track-motion-momentum", "0.5"],
+    # Issue 12's recipe-diversity lever on host v2 (2026-12-08): two recipes per preset (seeds 11 and 21 of
+    # medium, 12 and 22 of severe) instead of one, the same LQ:HQ 2:1 mix and clips per epoch, so each
+    # degraded rendition is drawn half as often.
+    "v2-control-recipes2": ["--variant", "baseline", *PSEUDO, "--lq-recipes", "medium:11", "medium:21",
+                            "severe:12", "severe:22"],
     "v2-paper": [*VSD, *H64, *PSEUDO],  # the paper's global token, the frame the student sees (= assets/vsd_mot.pt's recipe)
     # Table V's "without DSWR" for the paper row: eqs. 13-14 off (fixed w = 0.5 fusion)
     "v2-paper-nodswr": [*VSD, *H64, *PSEUDO, "--no-dswr"],

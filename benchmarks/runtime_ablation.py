@@ -69,6 +69,9 @@ SETTINGS: dict[str, RuntimeConfig] = {
     "rules of 2026-12-07, snap IoU 0.6": _1207(snap_iou=0.6),
     "rules of 2026-12-07, snap IoU 0.3": _1207(snap_iou=0.3),
     "rules of 2026-12-07, snap IoU 0.4, new-track threshold 0.6": _1207(snap_iou=0.4, new_track_threshold=0.6),
+    # around the defaults of 2026-12-08 (snap IoU 0.4)
+    "defaults, snap proposals of score >= 0.1": RuntimeConfig(snap_min_score=0.1),
+    "defaults, snap proposals of score >= 0.5": RuntimeConfig(snap_min_score=0.5),
 }
 DEFAULT = "rules of 2026-12-07, snap IoU 0.4 (default since 2026-12-08)"
 assert SETTINGS[DEFAULT] == RuntimeConfig()

@@ -104,7 +104,11 @@ def test_host_lever_rows_differ_from_the_control_in_their_one_change() -> None:
     motion = vars(parse_train_config([*SCHEDULE, *RUNS["v2-control-motion"]]))
     assert {k for k in control if control[k] != motion[k]} == {"tracker"}
     assert motion["tracker"].track_motion_momentum == 0.5 and control["tracker"].track_motion_momentum is None
-    training_levers = [row for row in ROWS if row.run not in ("v2-control", "v2-control-motion")]
+    recipes2 = vars(parse_train_config([*SCHEDULE, *RUNS["v2-control-recipes2"]]))
+    assert {k for k in control if control[k] != recipes2[k]} == {"lq_recipes"}  # same LQ:HQ mix
+    assert recipes2["lq_recipes"] == (("medium", 11), ("medium", 21), ("severe", 12), ("severe", 22))
+    assert control["lq_recipes"] == (("medium", 11), ("severe", 12))
+    training_levers = [row for row in ROWS if row.run not in ("v2-control", "v2-control-motion", "v2-control-recipes2")]
     assert all(row.runtime == ROWS[0].runtime for row in training_levers), "judged under the control's rules"
     # The motion row runs under today's rules, so it is paired with the control under the same rules.
     from benchmarks.host_levers import PAIRS
@@ -120,6 +124,11 @@ def test_host_lever_rows_differ_from_the_control_in_their_one_change() -> None:
 
     assert PAIRS[1][:2] == (V2_CONTROL_SNAP04, V2_CONTROL_TAKEOVER)
     assert V2_CONTROL_SNAP04.runtime == RuntimeConfig() == replace(V2_CONTROL_TAKEOVER.runtime, snap_iou=0.4)
+    # The recipe lever is judged under the defaults of 2026-12-08, paired with the control under them.
+    from benchmarks.protocol import V2_CONTROL_RECIPES2
+
+    assert PAIRS[2][:2] == (V2_CONTROL_RECIPES2, V2_CONTROL_SNAP04)
+    assert V2_CONTROL_RECIPES2.runtime == V2_CONTROL_SNAP04.runtime
 
 
 def test_proposal_recall_matches_one_to_one_at_iou_half() -> None:
